@@ -1,0 +1,229 @@
+//! `allowed_hosts` patterns: what a plugin may reach over HTTP.
+//!
+//! Extism matches a request's host (never its port or scheme) against each
+//! pattern as a glob. A glob is far more permissive than people expect
+//! (`*` alone allows everything, `[` opens a character class), so polyplug
+//! accepts only two forms, normalises them, and hands Extism a glob that
+//! means exactly that:
+//!
+//! - an exact host: a DNS name (`api.example.com`), an IPv4 address
+//!   (`127.0.0.1`) or a bracketed IPv6 address (`[::1]`);
+//! - `*.` followed by a DNS name: any subdomain of it, at any depth, but not
+//!   the name itself.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// A validated `allowed_hosts` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostPattern {
+    Exact(String),
+    /// `*.suffix`: holds the suffix, without the leading `*.`.
+    Subdomains(String),
+}
+
+impl HostPattern {
+    /// Parses one entry; the error says what is wrong with it.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let pattern = text.trim().to_ascii_lowercase();
+        if pattern.is_empty() {
+            return Err("a host pattern cannot be empty".into());
+        }
+        if pattern == "*" {
+            return Err("`*` would allow every host, including the host's own network; list the hosts the plugin needs".into());
+        }
+        if pattern.contains("://") {
+            return Err("write only the host, without a scheme (ports and schemes are not restricted by `allowed_hosts`)".into());
+        }
+        if let Some(suffix) = pattern.strip_prefix("*.") {
+            check_dns_name(suffix)?;
+            return Ok(Self::Subdomains(suffix.to_string()));
+        }
+        if pattern.contains('*') {
+            return Err("`*` is only allowed as the whole first label, as in `*.example.com`".into());
+        }
+        if let Some(inner) = pattern.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
+            inner
+                .parse::<Ipv6Addr>()
+                .map_err(|_| format!("`{inner}` is not an IPv6 address"))?;
+            return Ok(Self::Exact(pattern));
+        }
+        if pattern.parse::<Ipv6Addr>().is_ok() {
+            return Err("write IPv6 addresses in brackets, as in `[::1]`".into());
+        }
+        if looks_like_ipv4(&pattern) {
+            pattern
+                .parse::<Ipv4Addr>()
+                .map_err(|_| format!("`{pattern}` is not an IPv4 address"))?;
+            return Ok(Self::Exact(pattern));
+        }
+        check_dns_name(&pattern)?;
+        Ok(Self::Exact(pattern))
+    }
+
+    /// Whether every host this pattern allows is also allowed by `other`.
+    pub fn is_covered_by(&self, other: &HostPattern) -> bool {
+        let Self::Subdomains(suffix) = other else {
+            return self == other;
+        };
+        let host = match self {
+            Self::Exact(host) | Self::Subdomains(host) => host,
+        };
+        host.strip_suffix(suffix.as_str())
+            .is_some_and(|rest| rest.ends_with('.'))
+            || matches!(self, Self::Subdomains(own) if own == suffix)
+    }
+
+    /// The glob Extism matches request hosts against.
+    pub fn to_extism_glob(&self) -> String {
+        match self {
+            Self::Exact(host) => glob_escape(host),
+            Self::Subdomains(suffix) => format!("*.{}", glob_escape(suffix)),
+        }
+    }
+}
+
+impl std::fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Exact(host) => f.write_str(host),
+            Self::Subdomains(suffix) => write!(f, "*.{suffix}"),
+        }
+    }
+}
+
+/// Parses a whole list, rejecting entries that repeat or overlap: an overlap
+/// is always a mistake (one of the two entries does nothing) and often a
+/// sign that the author meant something narrower.
+pub fn parse_list(entries: &[String]) -> Result<Vec<HostPattern>, (usize, String)> {
+    let mut patterns: Vec<HostPattern> = Vec::with_capacity(entries.len());
+    for (index, entry) in entries.iter().enumerate() {
+        let pattern = HostPattern::parse(entry).map_err(|reason| (index, reason))?;
+        for earlier in &patterns {
+            if pattern.is_covered_by(earlier) || earlier.is_covered_by(&pattern) {
+                return Err((
+                    index,
+                    format!("overlaps with `{earlier}`: keep only the one you mean"),
+                ));
+            }
+        }
+        patterns.push(pattern);
+    }
+    Ok(patterns)
+}
+
+fn looks_like_ipv4(text: &str) -> bool {
+    text.chars().all(|c| c.is_ascii_digit() || c == '.')
+}
+
+fn check_dns_name(name: &str) -> Result<(), String> {
+    if !name.is_ascii() {
+        return Err(format!(
+            "`{name}` is not ASCII: write internationalised names in their `xn--` form"
+        ));
+    }
+    if name.ends_with('.') {
+        return Err(format!("remove the trailing dot from `{name}`"));
+    }
+    if name.len() > 253 {
+        return Err("a host name is at most 253 characters".into());
+    }
+    for label in name.split('.') {
+        let valid = !label.is_empty()
+            && label.len() <= 63
+            && label
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-');
+        if !valid {
+            return Err(format!(
+                "`{name}` is not a host name (labels are letters, digits and inner `-`; no ports, paths, user info or spaces)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn glob_escape(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '[' | ']' | '*' | '?' => format!("[{c}]"),
+            _ => c.to_string(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<HostPattern, String> {
+        HostPattern::parse(text)
+    }
+
+    #[test]
+    fn accepts_names_addresses_and_subdomain_wildcards() {
+        assert_eq!(
+            parse("API.Example.com"),
+            Ok(HostPattern::Exact("api.example.com".into()))
+        );
+        assert_eq!(
+            parse("127.0.0.1"),
+            Ok(HostPattern::Exact("127.0.0.1".into()))
+        );
+        assert_eq!(parse("[::1]"), Ok(HostPattern::Exact("[::1]".into())));
+        assert_eq!(
+            parse("*.example.com"),
+            Ok(HostPattern::Subdomains("example.com".into()))
+        );
+    }
+
+    #[test]
+    fn rejects_what_a_glob_would_misread() {
+        for bad in [
+            "",
+            "*",
+            "http://example.com",
+            "example.com:8080",
+            "example.com/path",
+            "user@example.com",
+            "exa*mple.com",
+            "*example.com",
+            "example.com.",
+            "ex ample.com",
+            "[example.com]",
+            "::1",
+            "999.0.0.1",
+            "exa?ple.com",
+            "bücher.de",
+            "a..b",
+            "-a.com",
+        ] {
+            assert!(parse(bad).is_err(), "`{bad}` should be rejected");
+        }
+    }
+
+    #[test]
+    fn overlapping_entries_are_rejected() {
+        let list = |items: &[&str]| {
+            parse_list(&items.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        };
+        assert!(list(&["a.example.com", "b.example.com", "*.other.org"]).is_ok());
+        assert_eq!(list(&["example.com", "Example.com"]).unwrap_err().0, 1);
+        assert_eq!(list(&["*.example.com", "a.example.com"]).unwrap_err().0, 1);
+        assert_eq!(list(&["a.b.example.com", "*.example.com"]).unwrap_err().0, 1);
+        assert_eq!(list(&["*.b.example.com", "*.example.com"]).unwrap_err().0, 1);
+        // The name itself is not covered by its wildcard, nor a look-alike suffix.
+        assert!(list(&["example.com", "*.example.com"]).is_ok());
+        assert!(list(&["notexample.com", "*.example.com"]).is_ok());
+    }
+
+    #[test]
+    fn ipv6_brackets_are_escaped_for_extism() {
+        assert_eq!(parse("[::1]").unwrap().to_extism_glob(), "[[]::1[]]");
+        assert_eq!(
+            parse("*.example.com").unwrap().to_extism_glob(),
+            "*.example.com"
+        );
+    }
+}

@@ -1,0 +1,425 @@
+//! The host's configuration: which plugins to load and what each may do.
+//!
+//! [`HostConfig::from_file`] reads a TOML (or YAML/JSON) file with the
+//! `config` crate, applies `POLYPLUG__...` environment overrides, and checks
+//! every value before anything is loaded. Code that embeds polyplug can
+//! also build a [`HostConfig`] directly.
+
+mod hosts;
+mod raw;
+pub mod units;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use hosts::HostPattern;
+
+use crate::error::LoadError;
+use raw::{RawAllowedPath, RawFile, RawLimits, RawPlugin, Scalar};
+
+/// Prefix of environment variables that override config keys, with `__`
+/// between key segments: `POLYPLUG__PLUGINS__DISCOUNTS__TIMEOUT=500ms`.
+pub const ENV_PREFIX: &str = "POLYPLUG";
+
+/// Everything the host loads.
+#[derive(Debug, Clone, Default)]
+pub struct HostConfig {
+    /// The file this came from, if any (named in error messages).
+    pub file: Option<PathBuf>,
+    pub plugins: BTreeMap<String, PluginConfig>,
+}
+
+/// One plugin: its module, what it is granted, and its limits.
+#[derive(Debug, Clone)]
+pub struct PluginConfig {
+    pub wasm: WasmSource,
+    /// Expected sha256 of the module, lowercase hex; loading fails on mismatch.
+    pub sha256: Option<String>,
+    /// Whether the module gets WASI (needed by Go and JS guests). Even then
+    /// it sees no environment variables, arguments or host files beyond
+    /// `allowed_paths`.
+    pub wasi: bool,
+    pub allowed_hosts: Vec<HostPattern>,
+    pub allowed_paths: Vec<AllowedPath>,
+    pub limits: Limits,
+    /// Values the plugin reads with Extism's `config_get`.
+    pub config: BTreeMap<String, String>,
+}
+
+impl PluginConfig {
+    /// A plugin with no capabilities and the default limits.
+    pub fn new(wasm: WasmSource) -> Self {
+        Self {
+            wasm,
+            sha256: None,
+            wasi: false,
+            allowed_hosts: Vec::new(),
+            allowed_paths: Vec::new(),
+            limits: Limits::default(),
+            config: BTreeMap::new(),
+        }
+    }
+}
+
+/// Where a plugin's module comes from.
+#[derive(Clone)]
+pub enum WasmSource {
+    File(PathBuf),
+    /// Module bytes held in memory (binary `.wasm`, or WAT text).
+    Bytes(Arc<[u8]>),
+}
+
+impl std::fmt::Debug for WasmSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(path) => write!(f, "File({})", path.display()),
+            Self::Bytes(bytes) => write!(f, "Bytes({} bytes)", bytes.len()),
+        }
+    }
+}
+
+impl std::fmt::Display for WasmSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(path) => write!(f, "{}", path.display()),
+            Self::Bytes(bytes) => write!(f, "<{} bytes in memory>", bytes.len()),
+        }
+    }
+}
+
+/// A host directory the plugin may see (WASI only).
+#[derive(Debug, Clone)]
+pub struct AllowedPath {
+    pub host: PathBuf,
+    /// Absolute path inside the guest.
+    pub guest: String,
+    pub writable: bool,
+}
+
+/// Hard limits on every call. The defaults are deliberately modest; raise
+/// them per plugin where a plugin needs more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock limit of one call.
+    pub timeout: Duration,
+    /// Ceiling on the plugin's linear memory, in bytes.
+    pub memory: u64,
+    /// Fuel (roughly, wasm instructions) one call may use.
+    pub fuel: u64,
+    /// Fuel for instantiating the module and its start-up code, which
+    /// Extism's timeout does not cover.
+    pub init_fuel: u64,
+    pub max_input: u64,
+    pub max_output: u64,
+    pub max_http_response: u64,
+    /// Largest module file accepted at load.
+    pub max_module: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(2),
+            memory: 64 << 20,
+            fuel: 1_000_000_000,
+            init_fuel: 1_000_000_000,
+            max_input: 1 << 20,
+            max_output: 1 << 20,
+            max_http_response: 1 << 20,
+            max_module: 64 << 20,
+        }
+    }
+}
+
+impl HostConfig {
+    /// Reads and checks a config file; its format follows the extension
+    /// (`.toml`, `.yaml`/`.yml`, `.json`). Relative paths inside it are
+    /// relative to the file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, LoadError> {
+        let file = path.as_ref().to_path_buf();
+        let format = match file.extension().and_then(|e| e.to_str()) {
+            Some("toml") => config::FileFormat::Toml,
+            Some("yaml" | "yml") => config::FileFormat::Yaml,
+            Some("json") => config::FileFormat::Json,
+            _ => return Err(LoadError::ConfigFormat { file }),
+        };
+        let text = std::fs::read_to_string(&file).map_err(|source| LoadError::ConfigRead {
+            file: file.clone(),
+            source,
+        })?;
+        let raw: RawFile = config::Config::builder()
+            .add_source(config::File::from_str(&text, format))
+            .add_source(
+                config::Environment::with_prefix(ENV_PREFIX)
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()
+            .and_then(config::Config::try_deserialize)
+            .map_err(|source| LoadError::ConfigSyntax {
+                file: file.clone(),
+                message: source.to_string().trim_end().to_string(),
+            })?;
+        let base = file.parent().unwrap_or(Path::new("")).to_path_buf();
+        Validator { file: &file, base }.host(raw)
+    }
+}
+
+/// Turns the raw file into checked config, naming the file, key and value
+/// of the first problem.
+struct Validator<'a> {
+    file: &'a Path,
+    base: PathBuf,
+}
+
+impl Validator<'_> {
+    fn host(&self, raw: RawFile) -> Result<HostConfig, LoadError> {
+        if raw.plugins.is_empty() {
+            return Err(LoadError::NoPlugins {
+                file: self.file.to_path_buf(),
+            });
+        }
+        let defaults = self.limits("defaults", &raw.defaults, Limits::default())?;
+        let plugins = raw
+            .plugins
+            .into_iter()
+            .map(|(name, plugin)| {
+                let config = self.plugin(&name, plugin, &defaults)?;
+                Ok((name, config))
+            })
+            .collect::<Result<_, LoadError>>()?;
+        Ok(HostConfig {
+            file: Some(self.file.to_path_buf()),
+            plugins,
+        })
+    }
+
+    fn plugin(
+        &self,
+        name: &str,
+        raw: RawPlugin,
+        defaults: &Limits,
+    ) -> Result<PluginConfig, LoadError> {
+        let key = |field: &str| format!("plugins.{name}.{field}");
+        if !valid_plugin_name(name) {
+            return Err(self.invalid(
+                &format!("plugins.{name}"),
+                name,
+                "plugin names are lowercase letters, digits, `_` and `-`, starting with a letter or digit",
+            ));
+        }
+        let wasm = self.base.join(&raw.wasm);
+        if !wasm.is_file() {
+            return Err(self.invalid(
+                &key("wasm"),
+                &raw.wasm,
+                &format!(
+                    "no such file `{}` (paths are relative to the config file)",
+                    wasm.display()
+                ),
+            ));
+        }
+        let sha256 = raw
+            .sha256
+            .as_deref()
+            .map(|hash| {
+                let normal = hash.trim().to_ascii_lowercase();
+                let valid = normal.len() == 64 && normal.chars().all(|c| c.is_ascii_hexdigit());
+                valid.then_some(normal).ok_or_else(|| {
+                    self.invalid(&key("sha256"), hash, "expected 64 hexadecimal digits")
+                })
+            })
+            .transpose()?;
+        let wasi = match &raw.wasi {
+            None => false,
+            Some(value) => self.boolean(&key("wasi"), value)?,
+        };
+        let allowed_hosts = hosts::parse_list(&raw.allowed_hosts).map_err(|(index, reason)| {
+            self.invalid(
+                &format!("{}[{index}]", key("allowed_hosts")),
+                &raw.allowed_hosts[index],
+                &reason,
+            )
+        })?;
+        let allowed_paths = raw
+            .allowed_paths
+            .iter()
+            .enumerate()
+            .map(|(index, path)| {
+                self.allowed_path(&format!("{}[{index}]", key("allowed_paths")), path)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if !allowed_paths.is_empty() && !wasi {
+            return Err(self.invalid(
+                &key("wasi"),
+                "false",
+                "`allowed_paths` needs WASI, since file access goes through it: set `wasi = true`",
+            ));
+        }
+        for (index, path) in allowed_paths.iter().enumerate() {
+            if allowed_paths[..index].iter().any(|p| p.guest == path.guest) {
+                return Err(self.invalid(
+                    &format!("{}[{index}].guest", key("allowed_paths")),
+                    &path.guest,
+                    "this guest path is already mapped",
+                ));
+            }
+        }
+        let config = raw
+            .config
+            .iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.clone(), text)
+            })
+            .collect();
+        Ok(PluginConfig {
+            wasm: WasmSource::File(wasm),
+            sha256,
+            wasi,
+            allowed_hosts,
+            allowed_paths,
+            limits: self.limits(&format!("plugins.{name}"), &raw.limits(), defaults.clone())?,
+            config,
+        })
+    }
+
+    fn allowed_path(&self, key: &str, raw: &RawAllowedPath) -> Result<AllowedPath, LoadError> {
+        let host = self.base.join(&raw.host);
+        if !host.is_dir() {
+            return Err(self.invalid(
+                &format!("{key}.host"),
+                &raw.host,
+                &format!("no such directory `{}`", host.display()),
+            ));
+        }
+        if !raw.guest.starts_with('/') {
+            return Err(self.invalid(
+                &format!("{key}.guest"),
+                &raw.guest,
+                "the guest path must be absolute",
+            ));
+        }
+        let writable = match &raw.writable {
+            None => false,
+            Some(value) => self.boolean(&format!("{key}.writable"), value)?,
+        };
+        Ok(AllowedPath {
+            host,
+            guest: raw.guest.clone(),
+            writable,
+        })
+    }
+
+    /// Applies the limits set in `raw` (at `section`) over `base`.
+    fn limits(&self, section: &str, raw: &RawLimits, base: Limits) -> Result<Limits, LoadError> {
+        let key = |field: &str| format!("{section}.{field}");
+        let size = |field: &str, value: &Option<Scalar>, current: u64| match value {
+            None => Ok(current),
+            Some(value) => self.size(&key(field), value),
+        };
+        let count = |field: &str, value: &Option<Scalar>, current: u64| match value {
+            None => Ok(current),
+            Some(value) => self.count(&key(field), value),
+        };
+        let limits = Limits {
+            timeout: match &raw.timeout {
+                None => base.timeout,
+                Some(value) => self.duration(&key("timeout"), value)?,
+            },
+            memory: size("memory", &raw.memory, base.memory)?,
+            fuel: count("fuel", &raw.fuel, base.fuel)?,
+            init_fuel: count("init_fuel", &raw.init_fuel, base.init_fuel)?,
+            max_input: size("max_input", &raw.max_input, base.max_input)?,
+            max_output: size("max_output", &raw.max_output, base.max_output)?,
+            max_http_response: size(
+                "max_http_response",
+                &raw.max_http_response,
+                base.max_http_response,
+            )?,
+            max_module: size("max_module", &raw.max_module, base.max_module)?,
+        };
+        if limits.memory < units::WASM_PAGE || limits.memory > units::MAX_MEMORY {
+            return Err(self.invalid(
+                &key("memory"),
+                &units::format_size(limits.memory),
+                "must be between 64KiB and 4GiB",
+            ));
+        }
+        Ok(limits)
+    }
+
+    fn size(&self, key: &str, value: &Scalar) -> Result<u64, LoadError> {
+        let bytes = match value {
+            Scalar::Integer(n) => Ok(*n),
+            Scalar::Text(text) => units::parse_size(text),
+            Scalar::Bool(_) => Err("expected a size like `64MiB`".to_string()),
+        };
+        match bytes {
+            Ok(0) => Err(self.invalid(key, &value.to_string(), "must be greater than zero")),
+            Ok(n) => Ok(n),
+            Err(reason) => Err(self.invalid(key, &value.to_string(), &reason)),
+        }
+    }
+
+    fn count(&self, key: &str, value: &Scalar) -> Result<u64, LoadError> {
+        let n = match value {
+            Scalar::Integer(n) => Some(*n),
+            Scalar::Text(text) => text.trim().replace('_', "").parse().ok(),
+            Scalar::Bool(_) => None,
+        };
+        match n {
+            Some(0) => Err(self.invalid(key, &value.to_string(), "must be greater than zero")),
+            Some(n) => Ok(n),
+            None => Err(self.invalid(key, &value.to_string(), "expected a whole number")),
+        }
+    }
+
+    fn duration(&self, key: &str, value: &Scalar) -> Result<Duration, LoadError> {
+        let parsed = match value {
+            Scalar::Text(text) => units::parse_duration(text),
+            _ => Err("expected a duration with a unit, like `2s` or `250ms`".to_string()),
+        };
+        match parsed {
+            Ok(d) if d.is_zero() => {
+                Err(self.invalid(key, &value.to_string(), "must be greater than zero"))
+            }
+            Ok(d) => Ok(d),
+            Err(reason) => Err(self.invalid(key, &value.to_string(), &reason)),
+        }
+    }
+
+    fn boolean(&self, key: &str, value: &Scalar) -> Result<bool, LoadError> {
+        match value {
+            Scalar::Bool(b) => Ok(*b),
+            Scalar::Text(t) if t == "true" => Ok(true),
+            Scalar::Text(t) if t == "false" => Ok(false),
+            _ => Err(self.invalid(key, &value.to_string(), "expected `true` or `false`")),
+        }
+    }
+
+    fn invalid(&self, key: &str, value: &str, reason: &str) -> LoadError {
+        let env_var = format!("{ENV_PREFIX}__{}", key.replace('.', "__")).to_ascii_uppercase();
+        let origin = std::env::var_os(&env_var).map(|_| env_var);
+        LoadError::InvalidValue {
+            file: self.file.to_path_buf(),
+            key: key.to_string(),
+            value: value.to_string(),
+            reason: reason.to_string(),
+            origin,
+        }
+    }
+}
+
+fn valid_plugin_name(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}

@@ -1,0 +1,100 @@
+//! The config file exactly as written: the serde shape `config` reads into.
+//! Nothing here is validated yet; `super::validate` turns it into
+//! [`super::HostConfig`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFile {
+    #[serde(default)]
+    pub defaults: RawLimits,
+    #[serde(default)]
+    pub plugins: BTreeMap<String, RawPlugin>,
+}
+
+/// Limits can be set in `[defaults]` and per plugin.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub timeout: Option<Scalar>,
+    pub memory: Option<Scalar>,
+    pub fuel: Option<Scalar>,
+    pub init_fuel: Option<Scalar>,
+    pub max_input: Option<Scalar>,
+    pub max_output: Option<Scalar>,
+    pub max_http_response: Option<Scalar>,
+    pub max_module: Option<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlugin {
+    pub wasm: String,
+    pub sha256: Option<String>,
+    #[serde(default)]
+    pub wasi: Option<Scalar>,
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    #[serde(default)]
+    pub allowed_paths: Vec<RawAllowedPath>,
+    #[serde(default)]
+    pub config: BTreeMap<String, serde_json::Value>,
+    // The same keys as `RawLimits`, spelled out because serde cannot combine
+    // `flatten` with `deny_unknown_fields`.
+    pub timeout: Option<Scalar>,
+    pub memory: Option<Scalar>,
+    pub fuel: Option<Scalar>,
+    pub init_fuel: Option<Scalar>,
+    pub max_input: Option<Scalar>,
+    pub max_output: Option<Scalar>,
+    pub max_http_response: Option<Scalar>,
+    pub max_module: Option<Scalar>,
+}
+
+impl RawPlugin {
+    pub fn limits(&self) -> RawLimits {
+        RawLimits {
+            timeout: self.timeout.clone(),
+            memory: self.memory.clone(),
+            fuel: self.fuel.clone(),
+            init_fuel: self.init_fuel.clone(),
+            max_input: self.max_input.clone(),
+            max_output: self.max_output.clone(),
+            max_http_response: self.max_http_response.clone(),
+            max_module: self.max_module.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAllowedPath {
+    pub host: String,
+    pub guest: String,
+    #[serde(default)]
+    pub writable: Option<Scalar>,
+}
+
+/// A number, boolean or string as it came from the file or the environment
+/// (environment overrides always arrive as strings); validation decides what
+/// it may mean for each key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Scalar {
+    Integer(u64),
+    Bool(bool),
+    Text(String),
+}
+
+impl std::fmt::Display for Scalar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Integer(n) => write!(f, "{n}"),
+            Self::Bool(b) => write!(f, "{b}"),
+            Self::Text(s) => f.write_str(s),
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Turns the untyped error of a failed Extism call into a [`CallError`].
+//!
+//! Extism 1.41 reports its limits only as message text (`"timeout"`,
+//! `"plugin ran out of fuel"`, `"oom"`, `"HTTP request to <url> is not
+//! allowed"`); this module is the one place that knows those strings. The
+//! tests in `tests/all/limits.rs` pin each of them, so an Extism upgrade that
+//! changes one fails loudly instead of turning a timeout into a `Trap`.
+//!
+//! A plugin can write any of these strings into its own error channel. It
+//! only misreports its own call that way; its contract errors, being JSON
+//! objects, can never be mistaken for one of them.
+
+use std::time::Duration;
+
+use crate::contract::parse_plugin_error;
+use crate::error::CallError;
+use crate::plugin::LoadedPlugin;
+
+pub(crate) fn classify(
+    plugin: &LoadedPlugin,
+    function: &str,
+    error: extism::Error,
+    elapsed: Duration,
+) -> CallError {
+    let limits = &plugin.config.limits;
+    let (name, function) = (plugin.name.clone(), function.to_string());
+    // Extism puts the message a guest set with `error_set` outermost.
+    let outer = error.to_string();
+    if let Some((code, message)) = parse_plugin_error(&outer) {
+        return CallError::Plugin {
+            plugin: name,
+            function,
+            code,
+            message,
+        };
+    }
+    let root = error.root_cause().to_string();
+    match outer.as_str() {
+        "timeout" => {
+            tracing::debug!(plugin = %name, ?elapsed, "call interrupted by its timeout");
+            return CallError::Timeout {
+                plugin: name,
+                function,
+                limit: limits.timeout,
+            };
+        }
+        "plugin ran out of fuel" => {
+            return CallError::OutOfFuel {
+                plugin: name,
+                function,
+                limit: limits.fuel,
+            };
+        }
+        _ if root == "oom" => {
+            return CallError::MemoryLimit {
+                plugin: name,
+                function,
+                limit: limits.memory,
+            };
+        }
+        _ => {}
+    }
+    if let Some(url) = error.chain().find_map(|cause| denied_url(&cause.to_string())) {
+        let host = url::Url::parse(&url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        return CallError::HostNotAllowed {
+            plugin: name,
+            function,
+            host,
+            url,
+        };
+    }
+    CallError::Trap {
+        plugin: name,
+        function,
+        message: root,
+    }
+}
+
+fn denied_url(message: &str) -> Option<String> {
+    message
+        .strip_prefix("HTTP request to ")?
+        .strip_suffix(" is not allowed")
+        .map(str::to_string)
+}

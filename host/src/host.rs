@@ -1,0 +1,141 @@
+//! [`Host`]: the loaded plugins and the async API to call them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::config::{HostConfig, Limits};
+use crate::error::{CallError, LoadError};
+use crate::plugin::{LoadedPlugin, SharedPlugin};
+
+/// A set of loaded plugins, ready to call. Cheap to share: wrap it in an
+/// `Arc` and call it from any number of tasks at once.
+pub struct Host {
+    plugins: BTreeMap<String, SharedPlugin>,
+}
+
+/// What a caller may want to know about a loaded plugin.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PluginInfo {
+    pub name: String,
+    /// Exported functions with the Extism calling convention.
+    pub functions: Vec<String>,
+    pub limits: Limits,
+    /// sha256 of the module, lowercase hex.
+    pub sha256: String,
+    pub wasi: bool,
+}
+
+impl Host {
+    /// Loads every plugin named in a config file. Compiling is CPU-bound and
+    /// may take a while for large modules, so async code should call this
+    /// from `tokio::task::spawn_blocking`.
+    pub fn from_config_file(path: impl AsRef<Path>) -> Result<Self, LoadError> {
+        Self::new(HostConfig::from_file(path)?)
+    }
+
+    /// Loads every plugin in `config`, compiling each module once. Plugins
+    /// load in parallel, each on a plain thread: a WASI module's start-up
+    /// code reaches wasmtime-wasi, which must not run on an async worker
+    /// thread, so this is safe to call from async code too (it blocks).
+    pub fn new(config: HostConfig) -> Result<Self, LoadError> {
+        let plugins = std::thread::scope(|scope| {
+            let loading: Vec<_> = config
+                .plugins
+                .into_iter()
+                .map(|(name, plugin)| {
+                    scope.spawn(move || {
+                        let loaded = LoadedPlugin::load(&name, plugin)?;
+                        Ok((name, Arc::new(loaded)))
+                    })
+                })
+                .collect();
+            loading
+                .into_iter()
+                .map(|thread| thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect::<Result<_, LoadError>>()
+        })?;
+        Ok(Self { plugins })
+    }
+
+    /// Calls `function` of `plugin` with `input` serialized as JSON and
+    /// deserializes its JSON output.
+    pub async fn call<I, O>(&self, plugin: &str, function: &str, input: &I) -> Result<O, CallError>
+    where
+        I: Serialize + ?Sized,
+        O: DeserializeOwned,
+    {
+        let bytes = serde_json::to_vec(input).map_err(|err| CallError::InvalidInput {
+            plugin: plugin.to_string(),
+            function: function.to_string(),
+            problem: crate::contract::JsonProblem::Syntax {
+                message: err.to_string(),
+            },
+        })?;
+        let output = self.call_json(plugin, function, bytes).await?;
+        let mut deserializer = serde_json::Deserializer::from_slice(&output);
+        // The output passed the contract's depth check already.
+        deserializer.disable_recursion_limit();
+        O::deserialize(&mut deserializer).map_err(|err| CallError::OutputType {
+            plugin: plugin.to_string(),
+            function: function.to_string(),
+            reason: err.to_string(),
+        })
+    }
+
+    /// Calls `function` of `plugin` with raw JSON bytes and returns the raw
+    /// JSON output, both checked against the contract. The call runs on a
+    /// blocking thread, so it never stalls the async runtime.
+    pub async fn call_json(
+        &self,
+        plugin: &str,
+        function: &str,
+        input: impl Into<Vec<u8>>,
+    ) -> Result<Vec<u8>, CallError> {
+        let input = input.into();
+        let loaded = self.plugin(plugin)?;
+        if !loaded.functions.contains(function) {
+            return Err(CallError::UnknownFunction {
+                plugin: plugin.to_string(),
+                function: function.to_string(),
+            });
+        }
+        let limit = loaded.config.limits.max_input;
+        if input.len() as u64 > limit {
+            return Err(CallError::InputTooLarge {
+                plugin: plugin.to_string(),
+                function: function.to_string(),
+                size: input.len() as u64,
+                limit,
+            });
+        }
+        let function = function.to_string();
+        tokio::task::spawn_blocking(move || loaded.call_blocking(&function, &input))
+            .await
+            .unwrap_or_else(|join_error| std::panic::resume_unwind(join_error.into_panic()))
+    }
+
+    /// The loaded plugins, by name.
+    pub fn plugins(&self) -> impl Iterator<Item = PluginInfo> + '_ {
+        self.plugins.values().map(|plugin| PluginInfo {
+            name: plugin.name.clone(),
+            functions: plugin.functions.iter().cloned().collect(),
+            limits: plugin.config.limits.clone(),
+            sha256: plugin.sha256.clone(),
+            wasi: plugin.config.wasi,
+        })
+    }
+
+    fn plugin(&self, name: &str) -> Result<SharedPlugin, CallError> {
+        self.plugins
+            .get(name)
+            .cloned()
+            .ok_or_else(|| CallError::UnknownPlugin {
+                plugin: name.to_string(),
+            })
+    }
+}

@@ -1,0 +1,259 @@
+//! One loaded plugin: its compiled module, its checked config, and the
+//! instances that run its calls.
+//!
+//! The module is compiled once at load (Extism's `CompiledPlugin`, backed by
+//! wasmtime's on-disk cache) and every instance is made from it. An instance
+//! goes back to the idle list only after a call that succeeded; after any
+//! failure it is dropped, because Extism does not reset an instance and some
+//! failures leave one broken.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use extism::{CompiledPlugin, Manifest, PluginBuilder, Wasm};
+use sha2::{Digest, Sha256};
+
+use crate::config::units::WASM_PAGE;
+use crate::config::{PluginConfig, WasmSource};
+use crate::contract::check_json;
+use crate::error::{CallError, LoadError};
+use crate::failure::classify;
+
+pub(crate) struct LoadedPlugin {
+    pub name: String,
+    pub config: PluginConfig,
+    /// sha256 of the module, lowercase hex.
+    pub sha256: String,
+    /// Exports callable with the Extism calling convention.
+    pub functions: BTreeSet<String>,
+    compiled: CompiledPlugin,
+    idle: Mutex<Vec<extism::Plugin>>,
+}
+
+impl LoadedPlugin {
+    /// Reads, checks and compiles the module, and starts one instance so that
+    /// a module that cannot run (unknown imports, a trapping start-up) fails
+    /// here rather than at the first call.
+    pub fn load(name: &str, config: PluginConfig) -> Result<Self, LoadError> {
+        let label = config.wasm.to_string();
+        let bytes = read_module(name, &config)?;
+        let binary = wat::parse_bytes(&bytes).map_err(|err| LoadError::InvalidModule {
+            plugin: name.to_string(),
+            path: label.clone(),
+            reason: err.to_string(),
+        })?;
+        let sha256 = hex(&Sha256::digest(&binary));
+        if let Some(expected) = &config.sha256
+            && *expected != sha256
+        {
+            return Err(LoadError::HashMismatch {
+                plugin: name.to_string(),
+                path: label,
+                expected: expected.clone(),
+                actual: sha256,
+            });
+        }
+        let invalid = |reason: String| LoadError::InvalidModule {
+            plugin: name.to_string(),
+            path: label.clone(),
+            reason,
+        };
+        let functions = callable_exports(&binary).map_err(invalid)?;
+        // A file is handed to Extism by path with its hash, so Extism checks
+        // that what it reads is what was checked here, and instances do not
+        // each keep a copy of the bytes (which `Wasm::data` would).
+        let wasm = match &config.wasm {
+            WasmSource::File(path) if binary.as_ref() == bytes.as_slice() => {
+                Wasm::file(path).with_hash(&sha256)
+            }
+            _ => Wasm::data(binary.into_owned()),
+        };
+        let compiled = PluginBuilder::new(manifest(wasm, &config))
+            .with_wasi(config.wasi)
+            .with_fuel_limit(config.limits.fuel)
+            .with_initialization_fuel_limit(config.limits.init_fuel)
+            .compile()
+            .map_err(|err| invalid(format!("{err:#}")))?;
+        let first = extism::Plugin::new_from_compiled(&compiled).map_err(|err| {
+            LoadError::Instantiate {
+                plugin: name.to_string(),
+                path: config.wasm.to_string(),
+                reason: format!("{err:#}"),
+            }
+        })?;
+        Ok(Self {
+            name: name.to_string(),
+            config,
+            sha256,
+            functions,
+            compiled,
+            idle: Mutex::new(vec![first]),
+        })
+    }
+
+    /// Runs one call to completion on the current (blocking) thread.
+    pub fn call_blocking(&self, function: &str, input: &[u8]) -> Result<Vec<u8>, CallError> {
+        let limits = &self.config.limits;
+        check_json(input).map_err(|problem| CallError::InvalidInput {
+            plugin: self.name.clone(),
+            function: function.to_string(),
+            problem,
+        })?;
+        let mut instance = self.take_instance(function)?;
+        let span = tracing::info_span!("call", plugin = %self.name, function);
+        let started = Instant::now();
+        let result = span.in_scope(|| {
+            instance
+                .call::<&[u8], &[u8]>(function, input)
+                .map(<[u8]>::to_vec)
+        });
+        let output = result.map_err(|err| classify(self, function, err, started.elapsed()))?;
+        if output.len() as u64 > limits.max_output {
+            return Err(CallError::OutputTooLarge {
+                plugin: self.name.clone(),
+                function: function.to_string(),
+                size: output.len() as u64,
+                limit: limits.max_output,
+            });
+        }
+        check_json(&output).map_err(|problem| CallError::InvalidOutput {
+            plugin: self.name.clone(),
+            function: function.to_string(),
+            problem,
+        })?;
+        self.idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(instance);
+        Ok(output)
+    }
+
+    fn take_instance(&self, function: &str) -> Result<extism::Plugin, CallError> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop();
+        match idle {
+            Some(instance) => Ok(instance),
+            None => extism::Plugin::new_from_compiled(&self.compiled).map_err(|err| {
+                CallError::Start {
+                    plugin: self.name.clone(),
+                    function: function.to_string(),
+                    message: format!("{err:#}"),
+                }
+            }),
+        }
+    }
+}
+
+fn manifest(wasm: Wasm, config: &PluginConfig) -> Manifest {
+    let limits = &config.limits;
+    let pages = limits.memory.div_ceil(WASM_PAGE) as u32;
+    let paths = config.allowed_paths.iter().map(|path| {
+        // Extism marks read-only directories with a `ro:` prefix.
+        let mode = if path.writable { "" } else { "ro:" };
+        (
+            format!("{mode}{}", path.host.display()),
+            path.guest.clone().into(),
+        )
+    });
+    let mut manifest = Manifest::new([wasm])
+        .with_memory_max(pages)
+        .with_timeout(limits.timeout)
+        .with_allowed_hosts(config.allowed_hosts.iter().map(|p| p.to_extism_glob()))
+        .with_allowed_paths(paths)
+        .with_config(config.config.iter());
+    manifest.memory.max_http_response_bytes = Some(limits.max_http_response);
+    manifest
+}
+
+fn read_module(name: &str, config: &PluginConfig) -> Result<Vec<u8>, LoadError> {
+    let limit = config.limits.max_module;
+    let too_large = |size: u64| LoadError::ModuleTooLarge {
+        plugin: name.to_string(),
+        path: config.wasm.to_string(),
+        size,
+        limit,
+    };
+    match &config.wasm {
+        WasmSource::Bytes(bytes) if bytes.len() as u64 > limit => {
+            Err(too_large(bytes.len() as u64))
+        }
+        WasmSource::Bytes(bytes) => Ok(bytes.to_vec()),
+        WasmSource::File(path) => {
+            let read_error = |source| LoadError::ModuleRead {
+                plugin: name.to_string(),
+                path: path.display().to_string(),
+                source,
+            };
+            // Check the size before reading, so a huge file is never loaded.
+            let size = std::fs::metadata(path).map_err(read_error)?.len();
+            if size > limit {
+                return Err(too_large(size));
+            }
+            std::fs::read(path).map_err(read_error)
+        }
+    }
+}
+
+/// Exported functions with the Extism signature: no parameters, and no
+/// result or one `i32`.
+fn callable_exports(binary: &[u8]) -> Result<BTreeSet<String>, String> {
+    use wasmparser::{ExternalKind, Parser, Payload, TypeRef};
+
+    let mut signatures = Vec::new(); // type index -> callable?
+    let mut functions = Vec::new(); // function index -> type index
+    let mut exports = BTreeSet::new();
+    for payload in Parser::new(0).parse_all(binary) {
+        match payload.map_err(|e| e.to_string())? {
+            Payload::TypeSection(reader) => {
+                for ty in reader.into_iter_err_on_gc_types() {
+                    let ty = ty.map_err(|e| e.to_string())?;
+                    let results = ty.results();
+                    signatures.push(
+                        ty.params().is_empty()
+                            && (results.is_empty()
+                                || results == [wasmparser::ValType::I32].as_slice()),
+                    );
+                }
+            }
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    if let TypeRef::Func(ty) = import.map_err(|e| e.to_string())?.ty {
+                        functions.push(ty);
+                    }
+                }
+            }
+            Payload::FunctionSection(reader) => {
+                for ty in reader {
+                    functions.push(ty.map_err(|e| e.to_string())?);
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for export in reader {
+                    let export = export.map_err(|e| e.to_string())?;
+                    let callable = export.kind == ExternalKind::Func
+                        && functions
+                            .get(export.index as usize)
+                            .and_then(|ty| signatures.get(*ty as usize))
+                            .copied()
+                            .unwrap_or(false);
+                    if callable && !export.name.starts_with('_') {
+                        exports.insert(export.name.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(exports)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Shared so the host can hand a plugin to a blocking thread.
+pub(crate) type SharedPlugin = Arc<LoadedPlugin>;
