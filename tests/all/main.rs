@@ -1,0 +1,6 @@
+//! polyplug's integration tests, one binary with a module per area.
+
+mod config_cases;
+mod limits;
+mod support;
+mod vectors;

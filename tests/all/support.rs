@@ -1,0 +1,189 @@
+//! What the test modules share: where the guests are, hosts built from
+//! inline WAT, and a local HTTP server for `fetch_json`.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use polyplug::{Host, HostConfig, PluginConfig, WasmSource};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repository root")
+        .to_path_buf()
+}
+
+/// A reference guest in one language, as built by `just build-guests`.
+#[derive(Debug, Clone, Copy)]
+pub struct Guest {
+    pub language: &'static str,
+    file: &'static str,
+    pub wasi: bool,
+}
+
+pub const RUST: Guest = Guest {
+    language: "rust",
+    file: "reference-rust.wasm",
+    wasi: false,
+};
+pub const GO: Guest = Guest {
+    language: "go",
+    file: "reference-go.wasm",
+    wasi: true,
+};
+pub const ASSEMBLYSCRIPT: Guest = Guest {
+    language: "assemblyscript",
+    file: "reference-as.wasm",
+    wasi: false,
+};
+
+impl Guest {
+    /// The guest's module; fails the test with the fix if it was not built.
+    pub fn wasm(&self) -> PathBuf {
+        let path = repo_root().join("target/guests").join(self.file);
+        assert!(
+            path.is_file(),
+            "`{}` is missing: run `just build-guests` (or `just test`, which builds it)",
+            path.display()
+        );
+        path
+    }
+
+    /// A plugin config for this guest with default limits.
+    pub fn plugin(&self) -> PluginConfig {
+        let mut plugin = PluginConfig::new(WasmSource::File(self.wasm()));
+        plugin.wasi = self.wasi;
+        plugin
+    }
+}
+
+/// A host with one plugin named `name`.
+pub fn host_with(name: &str, plugin: PluginConfig) -> Host {
+    let config = HostConfig {
+        file: None,
+        plugins: BTreeMap::from([(name.to_string(), plugin)]),
+    };
+    Host::new(config).unwrap_or_else(|err| panic!("loading `{name}` failed: {err}"))
+}
+
+/// A plugin config for an inline WAT module.
+pub fn wat_plugin(wat: &str) -> PluginConfig {
+    PluginConfig::new(WasmSource::Bytes(Arc::from(wat.as_bytes())))
+}
+
+/// A WAT module whose export `name` writes `bytes` as its output.
+pub fn module_with_output(name: &str, bytes: &[u8]) -> String {
+    module_writing(name, bytes, "(call $output_set (local.get $p) (i64.const {len})) (i32.const 0)")
+}
+
+/// A WAT module whose export `name` sets `bytes` as its Extism error and
+/// returns 1.
+pub fn module_with_error(name: &str, bytes: &[u8]) -> String {
+    module_writing(name, bytes, "(call $error_set (local.get $p)) (i32.const 1)")
+}
+
+fn module_writing(name: &str, bytes: &[u8], finish: &str) -> String {
+    let len = bytes.len();
+    let stores: String = bytes
+        .iter()
+        .enumerate()
+        .map(|(i, byte)| {
+            format!("(call $store_u8 (i64.add (local.get $p) (i64.const {i})) (i32.const {byte}))\n")
+        })
+        .collect();
+    let finish = finish.replace("{len}", &len.to_string());
+    format!(
+        r#"(module
+          (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+          (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+          (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+          (import "extism:host/env" "error_set" (func $error_set (param i64)))
+          (func (export "{name}") (result i32)
+            (local $p i64)
+            (local.set $p (call $alloc (i64.const {len})))
+            {stores}
+            {finish}))"#
+    )
+}
+
+/// One canned response of the test HTTP server, as in `routes.json`.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Route {
+    pub status: u16,
+    /// The exact body, when it is UTF-8 text.
+    #[serde(default)]
+    pub body: String,
+    /// The exact body as hex, for bodies that are not UTF-8.
+    #[serde(default)]
+    pub body_hex: Option<String>,
+}
+
+impl Route {
+    pub fn json(status: u16, body: &str) -> Self {
+        Self {
+            status,
+            body: body.to_string(),
+            body_hex: None,
+        }
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        match &self.body_hex {
+            None => self.body.clone().into_bytes(),
+            Some(hex) => (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("body_hex is hex"))
+                .collect(),
+        }
+    }
+}
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 serving canned routes, one thread per
+/// test; it lives until the test process ends.
+pub struct TestServer {
+    pub base: String,
+}
+
+impl TestServer {
+    /// Serves `tests/vectors/fetch_json/routes.json`.
+    pub fn vectors() -> Self {
+        let path = repo_root().join("tests/vectors/fetch_json/routes.json");
+        let text = std::fs::read_to_string(&path).expect("routes.json is readable");
+        Self::start(serde_json::from_str(&text).expect("routes.json is valid"))
+    }
+
+    pub fn start(routes: BTreeMap<String, Route>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(&stream);
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).is_err() {
+                    continue;
+                }
+                // Skip the headers; the routes ignore them.
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let path = request_line.split_whitespace().nth(1).unwrap_or("/");
+                let not_found = Route::json(404, "no such route");
+                let route = routes.get(path).unwrap_or(&not_found);
+                let body = route.bytes();
+                let head = format!(
+                    "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    route.status,
+                    body.len(),
+                );
+                let _ = (&stream).write_all(head.as_bytes());
+                let _ = (&stream).write_all(&body);
+            }
+        });
+        Self { base }
+    }
+}
