@@ -1,0 +1,7 @@
+//! The polyplug reference functions (docs/contract.md, section 5), one
+//! module each. `tests/vectors/` holds the cases they must pass.
+
+mod analyze_text;
+mod apply_discounts;
+mod fetch_json;
+mod greet;
