@@ -1,0 +1,18 @@
+// The polyplug SDK for AssemblyScript plugins: see ../README.md.
+export { panic } from "./abort";
+export { httpGet, HttpResponse } from "./http";
+export { parseJson } from "./json/parse";
+export {
+  JsonArray,
+  JsonBool,
+  JsonNull,
+  JsonNumber,
+  JsonObject,
+  JsonString,
+  JsonValue,
+  MAX_SAFE_INTEGER,
+} from "./json/value";
+export { JsonWriter } from "./json/writer";
+export { log } from "./log";
+export { config, configJson, Handler, report, run } from "./plugin";
+export { Failure, Result } from "./result";
