@@ -1,0 +1,75 @@
+//! `just demo`: calls every reference function in every guest language
+//! through one host and prints what each returned, so the byte-for-byte
+//! agreement (and the sandbox saying no) can be seen at a glance.
+
+use std::time::Instant;
+
+use polyplug::{CallError, Host};
+
+const LANGUAGES: [(&str, &str); 3] = [
+    ("rust", "reference_rust"),
+    ("go", "reference_go"),
+    ("assemblyscript", "reference_as"),
+];
+
+const CALLS: &[(&str, &str)] = &[
+    ("greet", r#"{"name":"Ada"}"#),
+    ("greet", r#"{"name":"Zoë 👋"}"#),
+    ("greet", r#"{"name":42}"#),
+    (
+        "apply_discounts",
+        r#"{"cart":{"currency":"EUR","lines":[{"sku":"RUN-42","quantity":3,"unit_price":8999,"tags":["shoes"]},{"sku":"SOCK-1","quantity":1,"unit_price":499}]}}"#,
+    ),
+    (
+        "analyze_text",
+        r#"{"text":"Grüße aus Köln 🎉 — naïve café"}"#,
+    ),
+    // example.com is not in `allowed_hosts`: the host refuses the request.
+    ("fetch_json", r#"{"url":"https://example.com/data.json"}"#),
+];
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/polyplug.toml");
+    let started = Instant::now();
+    let host = tokio::task::spawn_blocking(move || Host::from_config_file(config)).await??;
+    println!(
+        "loaded {} plugins from examples/polyplug.toml in {:.0?}\n",
+        host.plugins().count(),
+        started.elapsed()
+    );
+
+    let mut disagreements = 0;
+    for (function, input) in CALLS {
+        println!("{function} {input}");
+        let mut first: Option<String> = None;
+        for (language, plugin) in LANGUAGES {
+            let started = Instant::now();
+            let result = host.call_json(plugin, function, *input).await;
+            let elapsed = started.elapsed();
+            let shown = match result {
+                Ok(output) => String::from_utf8_lossy(&output).into_owned(),
+                Err(err) => describe(&err),
+            };
+            let same = first.as_ref().is_some_and(|f| *f == shown);
+            disagreements += usize::from(first.is_some() && !same);
+            let text = if same { "(identical)" } else { &shown };
+            println!("  {language:<15} {:>9.3} ms  {text}", elapsed.as_secs_f64() * 1e3);
+            first.get_or_insert(shown);
+        }
+        println!();
+    }
+    if disagreements > 0 {
+        anyhow::bail!("{disagreements} results differ between languages");
+    }
+    println!("every language returned identical results");
+    Ok(())
+}
+
+fn describe(err: &CallError) -> String {
+    match err {
+        CallError::Plugin { code, .. } => format!("plugin error `{code}`"),
+        CallError::HostNotAllowed { host, .. } => format!("refused: `{host}` is not allowed"),
+        other => format!("error [{}]: {other}", other.kind()),
+    }
+}
