@@ -64,7 +64,7 @@ test: build-guests
 # Build the guests, load examples/polyplug.toml and call every sample plugin in every language.
 demo: build-guests
     @echo "==> running the demo"
-    cargo run --locked --quiet -p polyplug-examples --example demo
+    cargo run --locked --quiet -p polyplug-examples --bin demo
 
 # Call one plugin function from examples/polyplug.toml, e.g. `just call reference_go greet '{"name":"Ada"}'`.
 call plugin function input: build

@@ -54,7 +54,10 @@ async fn main() -> anyhow::Result<()> {
             let same = first.as_ref().is_some_and(|f| *f == shown);
             disagreements += usize::from(first.is_some() && !same);
             let text = if same { "(identical)" } else { &shown };
-            println!("  {language:<15} {:>9.3} ms  {text}", elapsed.as_secs_f64() * 1e3);
+            println!(
+                "  {language:<15} {:>9.3} ms  {text}",
+                elapsed.as_secs_f64() * 1e3
+            );
             first.get_or_insert(shown);
         }
         println!();

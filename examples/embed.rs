@@ -19,7 +19,10 @@ async fn main() -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(&out)?);
 
     // Failures are typed: branch on the variant, not on the message.
-    match host.call::<_, serde_json::Value>("discounts", "apply_discounts", &json!({})).await {
+    match host
+        .call::<_, serde_json::Value>("discounts", "apply_discounts", &json!({}))
+        .await
+    {
         Err(CallError::Plugin { code, message, .. }) => println!("rejected ({code}): {message}"),
         other => anyhow::bail!("expected a plugin error, got {other:?}"),
     }

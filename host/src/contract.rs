@@ -258,6 +258,9 @@ mod tests {
         );
         assert_eq!(parse_plugin_error("invalid_input"), None);
         assert_eq!(parse_plugin_error(r#"{"code":"x"}"#), None);
-        assert_eq!(parse_plugin_error(r#"{"code":"Bad Code","message":""}"#), None);
+        assert_eq!(
+            parse_plugin_error(r#"{"code":"Bad Code","message":""}"#),
+            None
+        );
     }
 }

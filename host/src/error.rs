@@ -57,7 +57,9 @@ pub enum LoadError {
         limit: u64,
     },
 
-    #[error("plugin `{plugin}`: module `{path}` has sha256 {actual}, but the config pins {expected}")]
+    #[error(
+        "plugin `{plugin}`: module `{path}` has sha256 {actual}, but the config pins {expected}"
+    )]
     HashMismatch {
         plugin: String,
         path: String,
@@ -126,7 +128,9 @@ pub enum CallError {
         limit: u64,
     },
 
-    #[error("plugin `{plugin}`: function `{function}` requested `{url}`, but `{host}` is not in its `allowed_hosts`")]
+    #[error(
+        "plugin `{plugin}`: function `{function}` requested `{url}`, but `{host}` is not in its `allowed_hosts`"
+    )]
     HostNotAllowed {
         plugin: String,
         function: String,
@@ -149,7 +153,9 @@ pub enum CallError {
         problem: JsonProblem,
     },
 
-    #[error("plugin `{plugin}`: output of `{function}` does not have the type the caller asked for: {reason}")]
+    #[error(
+        "plugin `{plugin}`: output of `{function}` does not have the type the caller asked for: {reason}"
+    )]
     OutputType {
         plugin: String,
         function: String,

@@ -16,7 +16,46 @@ use crate::contract::parse_plugin_error;
 use crate::error::CallError;
 use crate::plugin::LoadedPlugin;
 
+/// Whether the instance that produced a failure may serve another call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Instance {
+    /// The guest returned a contract error by itself: its state is intact.
+    Intact,
+    /// Anything else (trap, limit, broken error): drop the instance, since
+    /// Extism does not reset one and some failures leave it broken.
+    Discard,
+}
+
 pub(crate) fn classify(
+    plugin: &LoadedPlugin,
+    function: &str,
+    error: extism::Error,
+    elapsed: Duration,
+) -> (CallError, Instance) {
+    // Extism puts the message a guest set with `error_set` outermost and,
+    // when the call also trapped, the trap beneath it.
+    let instance = if error.chain().nth(1).is_none() {
+        Instance::Intact
+    } else {
+        Instance::Discard
+    };
+    let outer = error.to_string();
+    if let Some((code, message)) = parse_plugin_error(&outer) {
+        let error = CallError::Plugin {
+            plugin: plugin.name.clone(),
+            function: function.to_string(),
+            code,
+            message,
+        };
+        return (error, instance);
+    }
+    (
+        limit_or_trap(plugin, function, error, elapsed),
+        Instance::Discard,
+    )
+}
+
+fn limit_or_trap(
     plugin: &LoadedPlugin,
     function: &str,
     error: extism::Error,
@@ -24,16 +63,7 @@ pub(crate) fn classify(
 ) -> CallError {
     let limits = &plugin.config.limits;
     let (name, function) = (plugin.name.clone(), function.to_string());
-    // Extism puts the message a guest set with `error_set` outermost.
     let outer = error.to_string();
-    if let Some((code, message)) = parse_plugin_error(&outer) {
-        return CallError::Plugin {
-            plugin: name,
-            function,
-            code,
-            message,
-        };
-    }
     let root = error.root_cause().to_string();
     match outer.as_str() {
         "timeout" => {
@@ -60,7 +90,10 @@ pub(crate) fn classify(
         }
         _ => {}
     }
-    if let Some(url) = error.chain().find_map(|cause| denied_url(&cause.to_string())) {
+    if let Some(url) = error
+        .chain()
+        .find_map(|cause| denied_url(&cause.to_string()))
+    {
         let host = url::Url::parse(&url)
             .ok()
             .and_then(|u| u.host_str().map(str::to_string))

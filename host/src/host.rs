@@ -56,7 +56,11 @@ impl Host {
                 .collect();
             loading
                 .into_iter()
-                .map(|thread| thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .map(|thread| {
+                    thread
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
                 .collect::<Result<_, LoadError>>()
         })?;
         Ok(Self { plugins })

@@ -12,7 +12,13 @@ use polyplug::{CallError, Host};
 #[command(version, about = "Run untrusted Extism plugins with JSON in, JSON out")]
 struct Cli {
     /// Config file naming the plugins and their limits.
-    #[arg(short, long, global = true, env = "POLYPLUG_CONFIG", default_value = "polyplug.toml")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "POLYPLUG_CONFIG",
+        default_value = "polyplug.toml"
+    )]
     config: PathBuf,
 
     #[command(subcommand)]
@@ -70,7 +76,9 @@ async fn main() -> ExitCode {
             match host.call_json(&plugin, &function, input).await {
                 Ok(output) => {
                     let mut stdout = std::io::stdout().lock();
-                    let _ = stdout.write_all(&output).and_then(|()| stdout.write_all(b"\n"));
+                    let _ = stdout
+                        .write_all(&output)
+                        .and_then(|()| stdout.write_all(b"\n"));
                     ExitCode::SUCCESS
                 }
                 Err(err) => {

@@ -3,9 +3,10 @@
 //!
 //! The module is compiled once at load (Extism's `CompiledPlugin`, backed by
 //! wasmtime's on-disk cache) and every instance is made from it. An instance
-//! goes back to the idle list only after a call that succeeded; after any
-//! failure it is dropped, because Extism does not reset an instance and some
-//! failures leave one broken.
+//! goes back to the idle list after a call that succeeded or that the guest
+//! ended with a contract error by itself; after any other failure (trap,
+//! limit, bad output) it is dropped, because Extism does not reset an
+//! instance and some failures leave one broken.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -18,7 +19,7 @@ use crate::config::units::WASM_PAGE;
 use crate::config::{PluginConfig, WasmSource};
 use crate::contract::check_json;
 use crate::error::{CallError, LoadError};
-use crate::failure::classify;
+use crate::failure::{Instance, classify};
 
 pub(crate) struct LoadedPlugin {
     pub name: String,
@@ -75,13 +76,12 @@ impl LoadedPlugin {
             .with_initialization_fuel_limit(config.limits.init_fuel)
             .compile()
             .map_err(|err| invalid(format!("{err:#}")))?;
-        let first = extism::Plugin::new_from_compiled(&compiled).map_err(|err| {
-            LoadError::Instantiate {
+        let first =
+            extism::Plugin::new_from_compiled(&compiled).map_err(|err| LoadError::Instantiate {
                 plugin: name.to_string(),
                 path: config.wasm.to_string(),
                 reason: format!("{err:#}"),
-            }
-        })?;
+            })?;
         Ok(Self {
             name: name.to_string(),
             config,
@@ -108,7 +108,16 @@ impl LoadedPlugin {
                 .call::<&[u8], &[u8]>(function, input)
                 .map(<[u8]>::to_vec)
         });
-        let output = result.map_err(|err| classify(self, function, err, started.elapsed()))?;
+        let output = match result {
+            Ok(output) => output,
+            Err(err) => {
+                let (error, state) = classify(self, function, err, started.elapsed());
+                if state == Instance::Intact {
+                    self.release(instance);
+                }
+                return Err(error);
+            }
+        };
         if output.len() as u64 > limits.max_output {
             return Err(CallError::OutputTooLarge {
                 plugin: self.name.clone(),
@@ -122,11 +131,16 @@ impl LoadedPlugin {
             function: function.to_string(),
             problem,
         })?;
+        self.release(instance);
+        Ok(output)
+    }
+
+    /// Returns an instance that is fit for another call to the idle list.
+    fn release(&self, instance: extism::Plugin) {
         self.idle
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(instance);
-        Ok(output)
     }
 
     fn take_instance(&self, function: &str) -> Result<extism::Plugin, CallError> {
@@ -137,13 +151,13 @@ impl LoadedPlugin {
             .pop();
         match idle {
             Some(instance) => Ok(instance),
-            None => extism::Plugin::new_from_compiled(&self.compiled).map_err(|err| {
-                CallError::Start {
+            None => {
+                extism::Plugin::new_from_compiled(&self.compiled).map_err(|err| CallError::Start {
                     plugin: self.name.clone(),
                     function: function.to_string(),
                     message: format!("{err:#}"),
-                }
-            }),
+                })
+            }
         }
     }
 }

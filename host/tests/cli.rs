@@ -36,15 +36,26 @@ fn stderr(output: &Output) -> String {
 
 #[test]
 fn call_prints_the_plugin_output() {
-    let out = run(&mut polyplug(&["call", "reference_rust", "greet", r#"{"name":"Ada"}"#]), b"");
+    let out = run(
+        &mut polyplug(&["call", "reference_rust", "greet", r#"{"name":"Ada"}"#]),
+        b"",
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "{\"greeting\":\"Hello, Ada!\"}\n");
 }
 
 #[test]
 fn call_reads_standard_input_and_input_files() {
-    let out = run(&mut polyplug(&["call", "reference_rust", "greet"]), br#"{"name":"stdin"}"#);
-    assert_eq!(stdout(&out), "{\"greeting\":\"Hello, stdin!\"}\n", "{}", stderr(&out));
+    let out = run(
+        &mut polyplug(&["call", "reference_rust", "greet"]),
+        br#"{"name":"stdin"}"#,
+    );
+    assert_eq!(
+        stdout(&out),
+        "{\"greeting\":\"Hello, stdin!\"}\n",
+        "{}",
+        stderr(&out)
+    );
 
     let file = std::env::temp_dir().join(format!("polyplug-cli-{}.json", std::process::id()));
     std::fs::write(&file, r#"{"name":"file"}"#).unwrap();
@@ -53,21 +64,37 @@ fn call_reads_standard_input_and_input_files() {
         b"",
     );
     std::fs::remove_file(&file).unwrap();
-    assert_eq!(stdout(&out), "{\"greeting\":\"Hello, file!\"}\n", "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "{\"greeting\":\"Hello, file!\"}\n",
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn bad_json_input_is_a_one_line_typed_error() {
-    let out = run(&mut polyplug(&["call", "reference_rust", "greet", "{\"name\":"]), b"");
+    let out = run(
+        &mut polyplug(&["call", "reference_rust", "greet", "{\"name\":"]),
+        b"",
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.starts_with("error[invalid_input]: plugin `reference_rust`: input to `greet` was rejected: not JSON"), "{err}");
+    assert!(
+        err.starts_with(
+            "error[invalid_input]: plugin `reference_rust`: input to `greet` was rejected: not JSON"
+        ),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 #[test]
 fn a_plugin_error_carries_its_code() {
-    let out = run(&mut polyplug(&["call", "reference_go", "greet", r#"{"name":7}"#]), b"");
+    let out = run(
+        &mut polyplug(&["call", "reference_go", "greet", r#"{"name":7}"#]),
+        b"",
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).starts_with("error[plugin_error]: plugin `reference_go`: function `greet` failed with `invalid_input`"), "{}", stderr(&out));
 }
@@ -76,17 +103,28 @@ fn a_plugin_error_carries_its_code() {
 fn a_missing_plugin_is_named() {
     let out = run(&mut polyplug(&["call", "nope", "greet", "{}"]), b"");
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(stderr(&out), "error[unknown_plugin]: no plugin named `nope` is loaded\n");
+    assert_eq!(
+        stderr(&out),
+        "error[unknown_plugin]: no plugin named `nope` is loaded\n"
+    );
 }
 
 #[test]
 fn a_bad_config_exits_with_3_and_names_the_file() {
     let out = run(
-        Command::new(env!("CARGO_BIN_EXE_polyplug")).args(["--config", "does-not-exist.toml", "check"]),
+        Command::new(env!("CARGO_BIN_EXE_polyplug")).args([
+            "--config",
+            "does-not-exist.toml",
+            "check",
+        ]),
         b"",
     );
     assert_eq!(out.status.code(), Some(3));
-    assert!(stderr(&out).starts_with("error: cannot read config file `does-not-exist.toml`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("error: cannot read config file `does-not-exist.toml`"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -96,8 +134,15 @@ fn environment_variables_override_config_keys() {
         b"",
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let line = stdout(&out).lines().find(|l| l.starts_with("discounts ")).map(str::to_string);
-    assert!(line.as_deref().is_some_and(|l| l.contains("750ms")), "{}", stdout(&out));
+    let line = stdout(&out)
+        .lines()
+        .find(|l| l.starts_with("discounts "))
+        .map(str::to_string);
+    assert!(
+        line.as_deref().is_some_and(|l| l.contains("750ms")),
+        "{}",
+        stdout(&out)
+    );
 
     let out = run(
         polyplug(&["check"]).env("POLYPLUG__PLUGINS__DISCOUNTS__MEMORY", "lots"),

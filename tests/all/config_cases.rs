@@ -46,7 +46,10 @@ fn every_bad_config_fails_with_its_golden_message() {
 fn the_example_config_loads_with_its_documented_values() {
     let config = HostConfig::from_file("../examples/polyplug.toml").expect("example config loads");
     let discounts = &config.plugins["discounts"];
-    assert_eq!(discounts.limits.timeout, std::time::Duration::from_millis(250));
+    assert_eq!(
+        discounts.limits.timeout,
+        std::time::Duration::from_millis(250)
+    );
     assert_eq!(discounts.limits.memory, 64 << 20);
     let rules: serde_json::Value = serde_json::from_str(&discounts.config["rules"]).unwrap();
     assert_eq!(rules[0]["id"], "shoes10");

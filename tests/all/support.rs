@@ -77,13 +77,21 @@ pub fn wat_plugin(wat: &str) -> PluginConfig {
 
 /// A WAT module whose export `name` writes `bytes` as its output.
 pub fn module_with_output(name: &str, bytes: &[u8]) -> String {
-    module_writing(name, bytes, "(call $output_set (local.get $p) (i64.const {len})) (i32.const 0)")
+    module_writing(
+        name,
+        bytes,
+        "(call $output_set (local.get $p) (i64.const {len})) (i32.const 0)",
+    )
 }
 
 /// A WAT module whose export `name` sets `bytes` as its Extism error and
 /// returns 1.
 pub fn module_with_error(name: &str, bytes: &[u8]) -> String {
-    module_writing(name, bytes, "(call $error_set (local.get $p)) (i32.const 1)")
+    module_writing(
+        name,
+        bytes,
+        "(call $error_set (local.get $p)) (i32.const 1)",
+    )
 }
 
 fn module_writing(name: &str, bytes: &[u8], finish: &str) -> String {
@@ -92,7 +100,9 @@ fn module_writing(name: &str, bytes: &[u8], finish: &str) -> String {
         .iter()
         .enumerate()
         .map(|(i, byte)| {
-            format!("(call $store_u8 (i64.add (local.get $p) (i64.const {i})) (i32.const {byte}))\n")
+            format!(
+                "(call $store_u8 (i64.add (local.get $p) (i64.const {i})) (i32.const {byte}))\n"
+            )
         })
         .collect();
     let finish = finish.replace("{len}", &len.to_string());

@@ -39,7 +39,9 @@ impl HostPattern {
             return Ok(Self::Subdomains(suffix.to_string()));
         }
         if pattern.contains('*') {
-            return Err("`*` is only allowed as the whole first label, as in `*.example.com`".into());
+            return Err(
+                "`*` is only allowed as the whole first label, as in `*.example.com`".into(),
+            );
         }
         if let Some(inner) = pattern.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
             inner
@@ -130,9 +132,7 @@ fn check_dns_name(name: &str) -> Result<(), String> {
     for label in name.split('.') {
         let valid = !label.is_empty()
             && label.len() <= 63
-            && label
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             && !label.starts_with('-')
             && !label.ends_with('-');
         if !valid {
@@ -205,14 +205,19 @@ mod tests {
 
     #[test]
     fn overlapping_entries_are_rejected() {
-        let list = |items: &[&str]| {
-            parse_list(&items.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-        };
+        let list =
+            |items: &[&str]| parse_list(&items.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         assert!(list(&["a.example.com", "b.example.com", "*.other.org"]).is_ok());
         assert_eq!(list(&["example.com", "Example.com"]).unwrap_err().0, 1);
         assert_eq!(list(&["*.example.com", "a.example.com"]).unwrap_err().0, 1);
-        assert_eq!(list(&["a.b.example.com", "*.example.com"]).unwrap_err().0, 1);
-        assert_eq!(list(&["*.b.example.com", "*.example.com"]).unwrap_err().0, 1);
+        assert_eq!(
+            list(&["a.b.example.com", "*.example.com"]).unwrap_err().0,
+            1
+        );
+        assert_eq!(
+            list(&["*.b.example.com", "*.example.com"]).unwrap_err().0,
+            1
+        );
         // The name itself is not covered by its wildcard, nor a look-alike suffix.
         assert!(list(&["example.com", "*.example.com"]).is_ok());
         assert!(list(&["notexample.com", "*.example.com"]).is_ok());

@@ -74,10 +74,18 @@ mod tests {
 
     #[test]
     fn sizes_reject_unknown_units_and_overflow() {
-        assert!(parse_size("64mb").unwrap_err().contains("unknown unit `mb`"));
+        assert!(
+            parse_size("64mb")
+                .unwrap_err()
+                .contains("unknown unit `mb`")
+        );
         assert!(parse_size("MiB").is_err());
         assert!(parse_size("-1").is_err());
-        assert!(parse_size("99999999999GiB").unwrap_err().contains("too large"));
+        assert!(
+            parse_size("99999999999GiB")
+                .unwrap_err()
+                .contains("too large")
+        );
     }
 
     #[test]
