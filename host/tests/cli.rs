@@ -60,7 +60,7 @@ fn call_reads_standard_input_and_input_files() {
     let file = std::env::temp_dir().join(format!("polyplug-cli-{}.json", std::process::id()));
     std::fs::write(&file, r#"{"name":"file"}"#).unwrap();
     let out = run(
-        &mut polyplug(&["call", "reference_rust", "greet", "--input-file"]).arg(&file),
+        polyplug(&["call", "reference_rust", "greet", "--input-file"]).arg(&file),
         b"",
     );
     std::fs::remove_file(&file).unwrap();

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 pub use hosts::HostPattern;
 
+use crate::contract::{JsonProblem, check_json};
 use crate::error::LoadError;
 use raw::{RawAllowedPath, RawFile, RawLimits, RawPlugin, Scalar};
 
@@ -276,9 +277,10 @@ impl Validator<'_> {
                     serde_json::Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
-                (k.clone(), text)
+                self.config_value(&format!("{}.{k}", key("config")), &text)?;
+                Ok((k.clone(), text))
             })
-            .collect();
+            .collect::<Result<_, LoadError>>()?;
         Ok(PluginConfig {
             wasm: WasmSource::File(wasm),
             sha256,
@@ -288,6 +290,21 @@ impl Validator<'_> {
             limits: self.limits(&format!("plugins.{name}"), &raw.limits(), defaults.clone())?,
             config,
         })
+    }
+
+    /// Config values are text, but guests read some as JSON, and guests
+    /// disagree on questionable JSON just as they do for input. A value that
+    /// parses as JSON must therefore pass the same contract check; text that
+    /// is not JSON at all is left alone.
+    fn config_value(&self, key: &str, text: &str) -> Result<(), LoadError> {
+        match check_json(text.as_bytes()) {
+            Ok(()) | Err(JsonProblem::Syntax { .. }) => Ok(()),
+            Err(problem) => Err(self.invalid(
+                key,
+                text,
+                &format!("this JSON value would reach the plugin with a defect: {problem}"),
+            )),
+        }
     }
 
     fn allowed_path(&self, key: &str, raw: &RawAllowedPath) -> Result<AllowedPath, LoadError> {
