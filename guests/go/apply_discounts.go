@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -56,29 +55,40 @@ type pricedLine struct {
 func applyDiscountsExport() int32 { return polyplug.Handle(applyDiscounts) }
 
 func applyDiscounts(in checkout) (pricedCart, error) {
+	// Everything the input alone decides is checked before the rules are
+	// read: when both are malformed, the contract reports the input.
 	if !isCurrencyCode(in.Cart.Currency) {
 		return pricedCart{}, polyplug.Errorf(polyplug.CodeInvalidInput,
 			"`cart.currency`: expected three letters A-Z, got %q", in.Cart.Currency)
 	}
-	rules, err := loadRules()
-	if err != nil {
-		return pricedCart{}, err
-	}
-
-	out := pricedCart{Currency: in.Cart.Currency, Lines: make([]pricedLine, 0, len(in.Cart.Lines))}
+	out := pricedCart{Currency: in.Cart.Currency, Lines: make([]pricedLine, len(in.Cart.Lines))}
 	for i, l := range in.Cart.Lines {
-		priced, err := priceLine(l, rules)
-		if err != nil {
-			return pricedCart{}, polyplug.Errorf(polyplug.CodeInvalidInput, "`cart.lines[%d]`: %v", i, err)
+		subtotal, ok := safeProduct(l.Quantity, l.UnitPrice)
+		if !ok {
+			return pricedCart{}, polyplug.Errorf(polyplug.CodeInvalidInput,
+				"`cart.lines[%d]`: quantity * unit_price exceeds 2^53-1", i)
 		}
-		out.Subtotal += priced.Subtotal // each is at most 2^53-1, so this cannot wrap
+		out.Subtotal += subtotal // each is at most 2^53-1, so this cannot wrap
 		if out.Subtotal > polyplug.MaxSafeInteger {
 			return pricedCart{}, polyplug.Errorf(polyplug.CodeInvalidInput,
 				"cart subtotal exceeds %d", uint64(polyplug.MaxSafeInteger))
 		}
+		out.Lines[i] = pricedLine{SKU: l.SKU, Subtotal: subtotal, Applied: []string{}}
+	}
+
+	// Read on every call, even for a cart with no lines, so that malformed
+	// rules never go unnoticed.
+	rules, err := loadRules()
+	if err != nil {
+		return pricedCart{}, err
+	}
+	for i, l := range in.Cart.Lines {
+		priced := &out.Lines[i]
+		if err := applyRules(priced, l, rules); err != nil {
+			return pricedCart{}, polyplug.Errorf(polyplug.CodeInvalidInput, "`cart.lines[%d]`: %v", i, err)
+		}
 		out.Discount += priced.Discount
 		out.Total += priced.Total
-		out.Lines = append(out.Lines, priced)
 	}
 	return out, nil
 }
@@ -110,30 +120,26 @@ func loadRules() ([]rule, error) {
 	return rules, nil
 }
 
-// priceLine applies every matching rule to one line. Each contribution is
-// computed on the line subtotal; their sum is capped at the subtotal as it
-// grows, which gives min(sum, subtotal) exactly without an overflowing sum.
-func priceLine(l line, rules []rule) (pricedLine, error) {
-	subtotal, ok := safeProduct(l.Quantity, l.UnitPrice)
-	if !ok {
-		return pricedLine{}, errors.New("quantity * unit_price exceeds 2^53-1")
-	}
-	priced := pricedLine{SKU: l.SKU, Subtotal: subtotal, Applied: []string{}}
+// applyRules applies every matching rule to a line whose subtotal is set.
+// Each contribution is computed on the line subtotal; their sum is capped at
+// the subtotal as it grows, which gives min(sum, subtotal) exactly without an
+// overflowing sum.
+func applyRules(priced *pricedLine, l line, rules []rule) error {
 	for _, r := range rules {
 		if !r.matches(l) {
 			continue
 		}
 		// subtotal <= 2^53-1 and percent <= 100, so the product fits in 64 bits.
-		contribution := subtotal * r.Percent / 100
+		contribution := priced.Subtotal * r.Percent / 100
 		off, ok := safeProduct(r.AmountOff, l.Quantity)
 		if !ok {
-			return pricedLine{}, fmt.Errorf("amount_off * quantity of rule `%s` exceeds 2^53-1", r.ID)
+			return fmt.Errorf("amount_off * quantity of rule `%s` exceeds 2^53-1", r.ID)
 		}
-		priced.Discount = min(priced.Discount+contribution+off, subtotal)
+		priced.Discount = min(priced.Discount+contribution+off, priced.Subtotal)
 		priced.Applied = append(priced.Applied, r.ID)
 	}
-	priced.Total = subtotal - priced.Discount
-	return priced, nil
+	priced.Total = priced.Subtotal - priced.Discount
+	return nil
 }
 
 func (r rule) matches(l line) bool {

@@ -17,8 +17,8 @@ import (
 const MaxSafeInteger = 1<<53 - 1
 
 // maxDepth is the deepest nesting of arrays and objects the host lets through
-// (docs/contract.md, section 3); the decoder holds config values and fetched
-// documents, which the host does not check, to the same limit.
+// (docs/contract.md, section 3); the decoder holds config values, which the
+// host does not check, to the same limit.
 const maxDepth = 128
 
 // Unmarshal decodes one JSON document into v, a non-nil pointer, more strictly
@@ -48,16 +48,6 @@ func Unmarshal(data []byte, v any) error {
 		return err
 	}
 	return bind(rv.Elem(), doc, "")
-}
-
-// ParseRawJSON checks that data is exactly one JSON document (UTF-8, no
-// duplicate keys, nested at most 128 levels) and returns it with leading and
-// trailing JSON whitespace removed, ready to embed verbatim with [Marshal].
-func ParseRawJSON(data []byte) (RawJSON, error) {
-	if _, err := parse(data); err != nil {
-		return nil, err
-	}
-	return RawJSON(bytes.Trim(data, " \t\n\r")), nil
 }
 
 // parse reads data as one JSON document into a tree of nil, bool, string,

@@ -89,15 +89,3 @@ func TestUnmarshalLimitsNesting(t *testing.T) {
 		t.Error("129 levels: want an error")
 	}
 }
-
-func TestParseRawJSONTrimsOnlyJSONWhitespace(t *testing.T) {
-	got, err := ParseRawJSON([]byte("\r\n\t { \"a\" : [ 1 , 2 ] }\t\r\n "))
-	if err != nil || string(got) != `{ "a" : [ 1 , 2 ] }` {
-		t.Errorf("got %q, %v", got, err)
-	}
-	for _, body := range []string{"", " ", "\f{}", "\xef\xbb\xbf{}", `{"a":"x` + "\t" + `y"}`, "{} x"} {
-		if _, err := ParseRawJSON([]byte(body)); err == nil {
-			t.Errorf("ParseRawJSON(%q): want an error", body)
-		}
-	}
-}

@@ -21,10 +21,10 @@ class Line {
   quantity: i64 = 0;
   unitPrice: i64 = 0;
   tags: string[] = [];
+  subtotal: i64 = 0;
 }
 
 class PricedLine {
-  subtotal: i64 = 0;
   discount: i64 = 0;
   applied: string[] = [];
 }
@@ -36,34 +36,42 @@ class PricedLine {
  * and each product is bounds-checked before it is formed.
  */
 export function applyDiscounts(input: JsonValue): Result<JsonWriter> {
-  const rules = readRules();
-  if (!rules.isOk) return rules.forward<JsonWriter>();
-
+  // Everything the input alone decides is checked before the rules are
+  // read: when both are malformed, the contract reports the input.
   const cart = input.get("cart");
   if (cart == null || cart.asObject() == null) return invalidInput<JsonWriter>("`cart` must be an object");
   const currency = cart.getString("currency");
   if (currency == null || !isCurrencyCode(currency)) {
     return invalidInput<JsonWriter>("`cart.currency` must be three ASCII letters A-Z");
   }
-  const lines = cart.getArray("lines");
-  if (lines == null) return invalidInput<JsonWriter>("`cart.lines` must be an array");
+  const items = cart.getArray("lines");
+  if (items == null) return invalidInput<JsonWriter>("`cart.lines` must be an array");
+  const lines: Line[] = [];
+  let subtotal: i64 = 0;
+  for (let i = 0; i < items.length; i++) {
+    const line = readLine(items[i], `cart.lines[${i}]`);
+    if (!line.isOk) return line.forward<JsonWriter>();
+    subtotal += line.value.subtotal;
+    if (subtotal > MAX_SAFE_INTEGER) return invalidInput<JsonWriter>("the cart subtotal exceeds 2^53-1");
+    lines.push(line.value);
+  }
+
+  // Read on every call, even for a cart with no lines, so that malformed
+  // rules never go unnoticed.
+  const rules = readRules();
+  if (!rules.isOk) return rules.forward<JsonWriter>();
 
   const out = new JsonWriter().beginObject().key("currency").string(currency).key("lines").beginArray();
-  let subtotal: i64 = 0;
   let discount: i64 = 0;
   for (let i = 0; i < lines.length; i++) {
-    const line = readLine(lines[i], `cart.lines[${i}]`);
-    if (!line.isOk) return line.forward<JsonWriter>();
-    const priced = priceLine(line.value, rules.value, `cart.lines[${i}]`);
+    const line = lines[i];
+    const priced = priceLine(line, rules.value, `cart.lines[${i}]`);
     if (!priced.isOk) return priced.forward<JsonWriter>();
     const p = priced.value;
-
-    subtotal += p.subtotal;
-    if (subtotal > MAX_SAFE_INTEGER) return invalidInput<JsonWriter>("the cart subtotal exceeds 2^53-1");
     discount += p.discount;
 
-    out.beginObject().key("sku").string(line.value.sku);
-    out.key("subtotal").integer(p.subtotal).key("discount").integer(p.discount).key("total").integer(p.subtotal - p.discount);
+    out.beginObject().key("sku").string(line.sku);
+    out.key("subtotal").integer(line.subtotal).key("discount").integer(p.discount).key("total").integer(line.subtotal - p.discount);
     out.key("applied").beginArray();
     for (let r = 0; r < p.applied.length; r++) out.string(p.applied[r]);
     out.endArray().endObject();
@@ -74,11 +82,7 @@ export function applyDiscounts(input: JsonValue): Result<JsonWriter> {
 }
 
 function priceLine(line: Line, rules: Rule[], at: string): Result<PricedLine> {
-  if (line.unitPrice > 0 && line.quantity > MAX_SAFE_INTEGER / line.unitPrice) {
-    return invalidInput<PricedLine>(`\`${at}\`: quantity * unit_price exceeds 2^53-1`);
-  }
   const priced = new PricedLine();
-  priced.subtotal = line.quantity * line.unitPrice;
   // Contributions are never negative, so capping the running sum at the
   // subtotal gives the same result as capping the exact total.
   let discount: i64 = 0;
@@ -88,13 +92,13 @@ function priceLine(line: Line, rules: Rule[], at: string): Result<PricedLine> {
     priced.applied.push(rule.id);
     if (rule.percent >= 0) {
       // subtotal * percent <= (2^53-1) * 100 < 2^63
-      discount = min(discount + (priced.subtotal * rule.percent) / 100, priced.subtotal);
+      discount = min(discount + (line.subtotal * rule.percent) / 100, line.subtotal);
     }
     if (rule.amountOff >= 0) {
       if (rule.amountOff > 0 && line.quantity > MAX_SAFE_INTEGER / rule.amountOff) {
         return invalidInput<PricedLine>(`\`${at}\`: amount_off * quantity of rule \`${rule.id}\` exceeds 2^53-1`);
       }
-      discount = min(discount + rule.amountOff * line.quantity, priced.subtotal);
+      discount = min(discount + rule.amountOff * line.quantity, line.subtotal);
     }
   }
   priced.discount = discount;
@@ -111,6 +115,10 @@ function readLine(value: JsonValue, at: string): Result<Line> {
   if (line.quantity < 0) return invalidInput<Line>(`\`${at}.quantity\` must be ${INTEGER}`);
   line.unitPrice = value.getInteger("unit_price");
   if (line.unitPrice < 0) return invalidInput<Line>(`\`${at}.unit_price\` must be ${INTEGER}`);
+  if (line.unitPrice > 0 && line.quantity > MAX_SAFE_INTEGER / line.unitPrice) {
+    return invalidInput<Line>(`\`${at}\`: quantity * unit_price exceeds 2^53-1`);
+  }
+  line.subtotal = line.quantity * line.unitPrice;
 
   const tags = value.get("tags");
   if (tags != null) {

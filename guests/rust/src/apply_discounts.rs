@@ -59,24 +59,35 @@ struct PricedLine {
 }
 
 fn apply_discounts(Input { cart }: Input) -> Result<Output, Error> {
-    let rules: Vec<Rule> = config::json("rules")?.unwrap_or_default();
+    // Everything the input alone decides is checked before the rules are
+    // read: when both are malformed, the contract reports the input.
     let currency = cart.currency;
     if !(currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase())) {
         return Err(Error::invalid_input(format!(
             "`currency` must be three letters A-Z, found {currency:?}"
         )));
     }
+    let subtotals = cart
+        .lines
+        .iter()
+        .map(Line::subtotal)
+        .collect::<Result<Vec<_>, _>>()?;
+    let subtotal = subtotals
+        .iter()
+        .try_fold(SafeInt::ZERO, |sum, &line| sum.checked_add(line))
+        .ok_or_else(|| Error::invalid_input("cart subtotal is above 2^53-1"))?
+        .get();
+
+    // Read on every call, even for a cart with no lines, so that malformed
+    // rules never go unnoticed.
+    let rules: Vec<Rule> = config::json("rules")?.unwrap_or_default();
     let lines = cart
         .lines
         .into_iter()
-        .map(|line| price(line, &rules))
+        .zip(subtotals)
+        .map(|(line, subtotal)| price(line, subtotal, &rules))
         .collect::<Result<Vec<_>, _>>()?;
 
-    let subtotal = lines
-        .iter()
-        .try_fold(SafeInt::ZERO, |sum, line| sum.checked_add(line.subtotal))
-        .ok_or_else(|| Error::invalid_input("cart subtotal is above 2^53-1"))?
-        .get();
     // Each line's discount is at most its subtotal, so these stay in range.
     let discount = lines.iter().map(|line| line.discount).sum();
     Ok(Output {
@@ -88,14 +99,7 @@ fn apply_discounts(Input { cart }: Input) -> Result<Output, Error> {
     })
 }
 
-fn price(line: Line, rules: &[Rule]) -> Result<PricedLine, Error> {
-    let subtotal = line.quantity.checked_mul(line.unit_price).ok_or_else(|| {
-        Error::invalid_input(format!(
-            "line `{}`: subtotal {} x {} is above 2^53-1",
-            line.sku, line.quantity, line.unit_price
-        ))
-    })?;
-
+fn price(line: Line, subtotal: SafeInt, rules: &[Rule]) -> Result<PricedLine, Error> {
     // Saturating is exact here: the sum is capped at the subtotal (< 2^53)
     // right after, and every contribution is below 2^53.
     let mut contributions = 0u64;
@@ -125,6 +129,17 @@ fn price(line: Line, rules: &[Rule]) -> Result<PricedLine, Error> {
         total: subtotal.get() - discount,
         applied,
     })
+}
+
+impl Line {
+    fn subtotal(&self) -> Result<SafeInt, Error> {
+        self.quantity.checked_mul(self.unit_price).ok_or_else(|| {
+            Error::invalid_input(format!(
+                "line `{}`: subtotal {} x {} is above 2^53-1",
+                self.sku, self.quantity, self.unit_price
+            ))
+        })
+    }
 }
 
 impl Rule {

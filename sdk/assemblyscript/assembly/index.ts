@@ -1,7 +1,7 @@
 // The polyplug SDK for AssemblyScript plugins: see ../README.md.
 export { panic } from "./abort";
 export { httpGet, HttpResponse } from "./http";
-export { parseJson } from "./json/parse";
+export { MAX_EMBEDDED_DEPTH, parseJson } from "./json/parse";
 export {
   JsonArray,
   JsonBool,

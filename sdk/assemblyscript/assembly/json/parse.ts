@@ -10,8 +10,14 @@ import {
   JsonValue,
 } from "./value";
 
-/** The deepest array/object nesting accepted, the same limit as the host's. */
-const MAX_DEPTH = 128;
+/** The deepest array/object nesting the host accepts, in input and output. */
+const MAX_DEPTH: i32 = 128;
+
+/**
+ * How deep a document embedded as a field of the output object may nest:
+ * one level more inside the output must stay within the host's limit.
+ */
+export const MAX_EMBEDDED_DEPTH: i32 = MAX_DEPTH - 1;
 
 /**
  * Parses `bytes` as exactly one RFC 8259 JSON document.
@@ -23,11 +29,24 @@ const MAX_DEPTH = 128;
  * `code` and a message that starts with `what`, such as "input".
  */
 export function parseJson(bytes: Uint8Array, code: string, what: string): Result<JsonValue> {
-  const badByte = invalidUtf8At(bytes);
+  return parseWith(new Parser(bytes, MAX_DEPTH, false), code, what);
+}
+
+/**
+ * Parses `bytes` as a document to embed verbatim in an output: nested at
+ * most `MAX_EMBEDDED_DEPTH` levels, and lone surrogate escapes pass, as in
+ * the other SDKs, for the host to reject in the output
+ * (docs/contract.md, section 5.4).
+ */
+export function parseEmbeddable(bytes: Uint8Array, code: string, what: string): Result<JsonValue> {
+  return parseWith(new Parser(bytes, MAX_EMBEDDED_DEPTH, true), code, what);
+}
+
+function parseWith(parser: Parser, code: string, what: string): Result<JsonValue> {
+  const badByte = invalidUtf8At(parser.bytes);
   if (badByte >= 0) {
     return Result.err<JsonValue>(code, `${what} is not UTF-8 (byte ${badByte})`);
   }
-  const parser = new Parser(bytes);
   const value = parser.document();
   if (value == null) {
     return Result.err<JsonValue>(code, `${what} is not JSON: ${parser.error} at byte ${parser.pos}`);
@@ -71,7 +90,11 @@ class Parser {
   private readonly data: usize;
   private readonly size: i32;
 
-  constructor(private readonly bytes: Uint8Array) {
+  constructor(
+    readonly bytes: Uint8Array,
+    private readonly maxDepth: i32,
+    private readonly loneSurrogatesPass: bool,
+  ) {
     this.data = bytes.dataStart;
     this.size = bytes.length;
   }
@@ -145,8 +168,8 @@ class Parser {
 
   /** Consumes the opening bracket or brace, counting the nesting. */
   private enter(): bool {
-    if (++this.depth > MAX_DEPTH) {
-      this.fail(`nesting deeper than ${MAX_DEPTH} levels`);
+    if (++this.depth > this.maxDepth) {
+      this.fail(`nesting deeper than ${this.maxDepth} levels`);
       return false;
     }
     this.pos++;
@@ -215,16 +238,25 @@ class Parser {
     return this.failString("invalid escape");
   }
 
-  /** `\uXXXX`, or a `\uXXXX\uXXXX` surrogate pair; a lone surrogate is an error. */
+  /**
+   * `\uXXXX`, or a `\uXXXX\uXXXX` surrogate pair. A lone surrogate is an
+   * error unless `loneSurrogatesPass`; then it is kept as that UTF-16 unit.
+   */
   private unicodeEscape(): string | null {
     const unit = this.hex4();
     if (unit < 0) return this.failString("invalid \\u escape");
-    if (unit >= 0xdc00 && unit <= 0xdfff) return this.failString("lone surrogate");
-    if (unit < 0xd800 || unit > 0xdbff) return String.fromCharCode(unit);
-    if (!this.eat(BACKSLASH) || !this.eat(0x75)) return this.failString("lone surrogate");
-    const low = this.hex4();
-    if (low < 0xdc00 || low > 0xdfff) return this.failString("lone surrogate");
-    return String.fromCharCode(unit, low);
+    if (unit < 0xd800 || unit > 0xdfff) return String.fromCharCode(unit);
+    if (unit <= 0xdbff) {
+      // A high surrogate: a pair if a low surrogate escape follows.
+      const start = this.pos;
+      if (this.eat(BACKSLASH) && this.eat(0x75)) {
+        const low = this.hex4();
+        if (low >= 0xdc00 && low <= 0xdfff) return String.fromCharCode(unit, low);
+      }
+      this.pos = start;
+    }
+    if (!this.loneSurrogatesPass) return this.failString("lone surrogate");
+    return String.fromCharCode(unit);
   }
 
   private hex4(): i32 {
