@@ -253,10 +253,29 @@ async fn garbage_and_unknown_imports_fail_the_load() {
 }
 
 fn fetch_server() -> TestServer {
-    TestServer::start(BTreeMap::from([(
-        "/data".to_string(),
-        Route::json(200, r#"{"answer":42}"#),
-    )]))
+    TestServer::start(BTreeMap::from([
+        ("/data".to_string(), Route::json(200, r#"{"answer":42}"#)),
+        (
+            "/duplicate".to_string(),
+            Route::json(200, r#"{"a":1,"a":2}"#),
+        ),
+    ]))
+}
+
+#[tokio::test]
+async fn a_fetched_body_with_duplicate_keys_is_stopped_on_output() {
+    // The guest embeds the body verbatim (contract 5.4); the host's output
+    // check is what keeps the questionable JSON from the caller.
+    let server = fetch_server();
+    let mut plugin = RUST.plugin();
+    plugin.allowed_hosts = vec![HostPattern::parse("127.0.0.1").unwrap()];
+    let host = host_with("fetcher", plugin);
+    let url = format!("{}/duplicate", server.base);
+    let err = host
+        .call::<_, serde_json::Value>("fetcher", "fetch_json", &json!({ "url": url }))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CallError::InvalidOutput { .. }), "{err:?}");
 }
 
 #[tokio::test]
