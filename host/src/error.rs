@@ -92,6 +92,14 @@ pub enum CallError {
     #[error("plugin `{plugin}` has no function `{function}`")]
     UnknownFunction { plugin: String, function: String },
 
+    #[error("plugin `{plugin}`: all {instances} instances stayed busy for {}, so `{function}` was not run", humantime::format_duration(*waited))]
+    Busy {
+        plugin: String,
+        function: String,
+        instances: usize,
+        waited: Duration,
+    },
+
     #[error("plugin `{plugin}`: input to `{function}` is {}, over its `max_input` limit of {}", format_size(*size), format_size(*limit))]
     InputTooLarge {
         plugin: String,
@@ -196,6 +204,7 @@ impl CallError {
         match self {
             Self::UnknownPlugin { .. } => "unknown_plugin",
             Self::UnknownFunction { .. } => "unknown_function",
+            Self::Busy { .. } => "busy",
             Self::InputTooLarge { .. } => "input_too_large",
             Self::InvalidInput { .. } => "invalid_input",
             Self::Timeout { .. } => "timeout",

@@ -92,7 +92,8 @@ impl Host {
     }
 
     /// Calls `function` of `plugin` with raw JSON bytes and returns the raw
-    /// JSON output, both checked against the contract. The call runs on a
+    /// JSON output, both checked against the contract. The call waits up to
+    /// the plugin's `queue_timeout` for a free instance, then runs on a
     /// blocking thread, so it never stalls the async runtime.
     pub async fn call_json(
         &self,
@@ -117,8 +118,19 @@ impl Host {
                 limit,
             });
         }
+        let wait = loaded.config.limits.queue_timeout;
+        let lease = loaded
+            .pool
+            .lease(wait)
+            .await
+            .ok_or_else(|| CallError::Busy {
+                plugin: plugin.to_string(),
+                function: function.to_string(),
+                instances: loaded.pool.size(),
+                waited: wait,
+            })?;
         let function = function.to_string();
-        tokio::task::spawn_blocking(move || loaded.call_blocking(&function, &input))
+        tokio::task::spawn_blocking(move || loaded.call_blocking(lease, &function, &input))
             .await
             .unwrap_or_else(|join_error| std::panic::resume_unwind(join_error.into_panic()))
     }

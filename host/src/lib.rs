@@ -31,6 +31,7 @@ mod error;
 mod failure;
 mod host;
 mod plugin;
+mod pool;
 
 pub use config::{AllowedPath, HostConfig, HostPattern, Limits, PluginConfig, WasmSource};
 pub use error::{CallError, LoadError};

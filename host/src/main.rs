@@ -134,14 +134,19 @@ fn print_plugins(host: &Host) {
     }
 }
 
-/// Logs go to stderr; plugin log lines appear at `info` inside a span naming
-/// the plugin and function. Extism's own error log for failed calls is
-/// silenced because the typed error says the same thing once.
+/// Logs go to stderr (`RUST_LOG` overrides the filter); plugin log lines
+/// appear at `info` inside a span naming the plugin and function. Silenced
+/// by default: Extism's own error log for failed calls, since the typed
+/// error says the same thing once, and wasmtime's cache warning when two
+/// processes store the same compiled module at once, which is harmless.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "warn,extism=off,extism::pdk=info".into());
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        "warn,extism=off,extism::pdk=info,wasmtime_internal_cache=error".into()
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }

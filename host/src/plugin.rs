@@ -1,15 +1,15 @@
-//! One loaded plugin: its compiled module, its checked config, and the
-//! instances that run its calls.
+//! One loaded plugin: its checked config, its module, and the pool of
+//! slots that run its calls.
 //!
-//! The module is compiled once at load (Extism's `CompiledPlugin`, backed by
-//! wasmtime's on-disk cache) and every instance is made from it. An instance
-//! goes back to the idle list after a call that succeeded or that the guest
-//! ended with a contract error by itself; after any other failure (trap,
-//! limit, bad output) it is dropped, because Extism does not reset an
-//! instance and some failures leave one broken.
+//! The module is compiled at load (Extism's `CompiledPlugin`, backed by
+//! wasmtime's on-disk cache), once per slot (see `pool.rs` for why each
+//! slot has its own engine). A slot keeps its instance after a call that
+//! succeeded or that the guest ended with a contract error by itself; after
+//! any other failure (trap, limit, bad output) the instance is dropped,
+//! because Extism does not reset an instance and some failures leave one
+//! broken. The slot's engine stays.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use extism::{CompiledPlugin, Manifest, PluginBuilder, Wasm};
@@ -20,6 +20,7 @@ use crate::config::{PluginConfig, WasmSource};
 use crate::contract::check_json;
 use crate::error::{CallError, LoadError};
 use crate::failure::{Instance, classify};
+use crate::pool::{Lease, Pool, Slot};
 
 pub(crate) struct LoadedPlugin {
     pub name: String,
@@ -28,8 +29,9 @@ pub(crate) struct LoadedPlugin {
     pub sha256: String,
     /// Exports callable with the Extism calling convention.
     pub functions: BTreeSet<String>,
-    compiled: CompiledPlugin,
-    idle: Mutex<Vec<extism::Plugin>>,
+    pub pool: Pool,
+    /// What each new slot compiles.
+    wasm: Wasm,
 }
 
 impl LoadedPlugin {
@@ -70,37 +72,56 @@ impl LoadedPlugin {
             }
             _ => Wasm::data(binary.into_owned()),
         };
-        let compiled = PluginBuilder::new(manifest(wasm, &config))
-            .with_wasi(config.wasi)
-            .with_fuel_limit(config.limits.fuel)
-            .with_initialization_fuel_limit(config.limits.init_fuel)
-            .compile()
-            .map_err(|err| invalid(format!("{err:#}")))?;
+        let compiled = compile(&wasm, &config).map_err(|err| invalid(format!("{err:#}")))?;
         let first =
             extism::Plugin::new_from_compiled(&compiled).map_err(|err| LoadError::Instantiate {
                 plugin: name.to_string(),
                 path: config.wasm.to_string(),
                 reason: format!("{err:#}"),
             })?;
+        let first = Slot {
+            compiled,
+            instance: Some(first),
+        };
         Ok(Self {
             name: name.to_string(),
+            pool: Pool::new(config.limits.instances, first),
             config,
             sha256,
             functions,
-            compiled,
-            idle: Mutex::new(vec![first]),
+            wasm,
         })
     }
 
-    /// Runs one call to completion on the current (blocking) thread.
-    pub fn call_blocking(&self, function: &str, input: &[u8]) -> Result<Vec<u8>, CallError> {
-        let limits = &self.config.limits;
+    /// Runs one call to completion on the current (blocking) thread, in the
+    /// slot `lease` holds or a new one.
+    pub fn call_blocking(
+        &self,
+        mut lease: Lease,
+        function: &str,
+        input: &[u8],
+    ) -> Result<Vec<u8>, CallError> {
         check_json(input).map_err(|problem| CallError::InvalidInput {
             plugin: self.name.clone(),
             function: function.to_string(),
             problem,
         })?;
-        let mut instance = self.take_instance(function)?;
+        let mut slot = match lease.slot.take() {
+            Some(slot) => slot,
+            None => self.new_slot(function)?,
+        };
+        let result = self.call_in(&mut slot, function, input);
+        self.pool.give_back(slot);
+        result
+    }
+
+    fn call_in(&self, slot: &mut Slot, function: &str, input: &[u8]) -> Result<Vec<u8>, CallError> {
+        let limits = &self.config.limits;
+        let mut instance = match slot.instance.take() {
+            Some(instance) => instance,
+            None => extism::Plugin::new_from_compiled(&slot.compiled)
+                .map_err(|err| self.start_error(function, err))?,
+        };
         let span = tracing::info_span!("call", plugin = %self.name, function);
         let started = Instant::now();
         let result = span.in_scope(|| {
@@ -113,7 +134,7 @@ impl LoadedPlugin {
             Err(err) => {
                 let (error, state) = classify(self, function, err, started.elapsed());
                 if state == Instance::Intact {
-                    self.release(instance);
+                    slot.instance = Some(instance);
                 }
                 return Err(error);
             }
@@ -131,35 +152,35 @@ impl LoadedPlugin {
             function: function.to_string(),
             problem,
         })?;
-        self.release(instance);
+        slot.instance = Some(instance);
         Ok(output)
     }
 
-    /// Returns an instance that is fit for another call to the idle list.
-    fn release(&self, instance: extism::Plugin) {
-        self.idle
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(instance);
+    /// Compiles the module for one more slot (normally from wasmtime's cache).
+    fn new_slot(&self, function: &str) -> Result<Slot, CallError> {
+        let compiled =
+            compile(&self.wasm, &self.config).map_err(|err| self.start_error(function, err))?;
+        Ok(Slot {
+            compiled,
+            instance: None,
+        })
     }
 
-    fn take_instance(&self, function: &str) -> Result<extism::Plugin, CallError> {
-        let idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .pop();
-        match idle {
-            Some(instance) => Ok(instance),
-            None => {
-                extism::Plugin::new_from_compiled(&self.compiled).map_err(|err| CallError::Start {
-                    plugin: self.name.clone(),
-                    function: function.to_string(),
-                    message: format!("{err:#}"),
-                })
-            }
+    fn start_error(&self, function: &str, err: extism::Error) -> CallError {
+        CallError::Start {
+            plugin: self.name.clone(),
+            function: function.to_string(),
+            message: format!("{err:#}"),
         }
     }
+}
+
+fn compile(wasm: &Wasm, config: &PluginConfig) -> Result<CompiledPlugin, extism::Error> {
+    PluginBuilder::new(manifest(wasm.clone(), config))
+        .with_wasi(config.wasi)
+        .with_fuel_limit(config.limits.fuel)
+        .with_initialization_fuel_limit(config.limits.init_fuel)
+        .compile()
 }
 
 fn manifest(wasm: Wasm, config: &PluginConfig) -> Manifest {
@@ -270,4 +291,4 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Shared so the host can hand a plugin to a blocking thread.
-pub(crate) type SharedPlugin = Arc<LoadedPlugin>;
+pub(crate) type SharedPlugin = std::sync::Arc<LoadedPlugin>;

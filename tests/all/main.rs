@@ -1,5 +1,6 @@
 //! polyplug's integration tests, one binary with a module per area.
 
+mod concurrency;
 mod config_cases;
 mod limits;
 mod support;

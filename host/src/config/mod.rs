@@ -117,6 +117,11 @@ pub struct Limits {
     pub max_http_response: u64,
     /// Largest module file accepted at load.
     pub max_module: u64,
+    /// The most calls of this plugin that run at once; each runs in its own
+    /// instance on its own engine.
+    pub instances: usize,
+    /// How long a call waits for a free instance before it fails as busy.
+    pub queue_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -130,6 +135,8 @@ impl Default for Limits {
             max_output: 1 << 20,
             max_http_response: 1 << 20,
             max_module: 64 << 20,
+            instances: std::thread::available_parallelism().map_or(1, usize::from),
+            queue_timeout: Duration::from_secs(1),
         }
     }
 }
@@ -345,11 +352,14 @@ impl Validator<'_> {
             None => Ok(current),
             Some(value) => self.count(&key(field), value),
         };
+        let duration = |field: &str, value: &Option<Scalar>, current: Duration| match value {
+            None => Ok(current),
+            Some(value) => self.duration(&key(field), value),
+        };
         let limits = Limits {
-            timeout: match &raw.timeout {
-                None => base.timeout,
-                Some(value) => self.duration(&key("timeout"), value)?,
-            },
+            timeout: duration("timeout", &raw.timeout, base.timeout)?,
+            queue_timeout: duration("queue_timeout", &raw.queue_timeout, base.queue_timeout)?,
+            instances: count("instances", &raw.instances, base.instances as u64)? as usize,
             memory: size("memory", &raw.memory, base.memory)?,
             fuel: count("fuel", &raw.fuel, base.fuel)?,
             init_fuel: count("init_fuel", &raw.init_fuel, base.init_fuel)?,

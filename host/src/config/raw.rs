@@ -27,6 +27,8 @@ pub struct RawLimits {
     pub max_output: Option<Scalar>,
     pub max_http_response: Option<Scalar>,
     pub max_module: Option<Scalar>,
+    pub instances: Option<Scalar>,
+    pub queue_timeout: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,6 +54,8 @@ pub struct RawPlugin {
     pub max_output: Option<Scalar>,
     pub max_http_response: Option<Scalar>,
     pub max_module: Option<Scalar>,
+    pub instances: Option<Scalar>,
+    pub queue_timeout: Option<Scalar>,
 }
 
 impl RawPlugin {
@@ -65,6 +69,8 @@ impl RawPlugin {
             max_output: self.max_output.clone(),
             max_http_response: self.max_http_response.clone(),
             max_module: self.max_module.clone(),
+            instances: self.instances.clone(),
+            queue_timeout: self.queue_timeout.clone(),
         }
     }
 }
