@@ -66,6 +66,10 @@ demo: build-guests
     @echo "==> running the demo"
     cargo run --locked --quiet -p polyplug-examples --bin demo
 
+# Serve examples/polyplug.toml over HTTP on 127.0.0.1:8080 (Ctrl-C stops it gracefully).
+serve: build-guests
+    cargo run --locked --quiet -p polyplug -- --config examples/polyplug.toml serve
+
 # Call one plugin function from examples/polyplug.toml, e.g. `just call reference_go greet '{"name":"Ada"}'`.
 call plugin function input: build
     cargo run --locked --quiet -p polyplug -- --config examples/polyplug.toml call {{plugin}} {{function}} '{{input}}'

@@ -199,24 +199,95 @@ pub enum CallError {
 }
 
 impl CallError {
+    /// Every [`kind`](Self::kind) name, in a fixed order.
+    pub const KINDS: [&'static str; 15] = [
+        "unknown_plugin",
+        "unknown_function",
+        "busy",
+        "input_too_large",
+        "invalid_input",
+        "timeout",
+        "out_of_fuel",
+        "memory_limit",
+        "host_not_allowed",
+        "output_too_large",
+        "invalid_output",
+        "output_type",
+        "plugin_error",
+        "trap",
+        "start_failed",
+    ];
+
     /// A short stable name for the variant, for logs, metrics and the HTTP API.
     pub fn kind(&self) -> &'static str {
+        Self::KINDS[self.kind_index()]
+    }
+
+    pub(crate) fn kind_index(&self) -> usize {
         match self {
-            Self::UnknownPlugin { .. } => "unknown_plugin",
-            Self::UnknownFunction { .. } => "unknown_function",
-            Self::Busy { .. } => "busy",
-            Self::InputTooLarge { .. } => "input_too_large",
-            Self::InvalidInput { .. } => "invalid_input",
-            Self::Timeout { .. } => "timeout",
-            Self::OutOfFuel { .. } => "out_of_fuel",
-            Self::MemoryLimit { .. } => "memory_limit",
-            Self::HostNotAllowed { .. } => "host_not_allowed",
-            Self::OutputTooLarge { .. } => "output_too_large",
-            Self::InvalidOutput { .. } => "invalid_output",
-            Self::OutputType { .. } => "output_type",
-            Self::Plugin { .. } => "plugin_error",
-            Self::Trap { .. } => "trap",
-            Self::Start { .. } => "start_failed",
+            Self::UnknownPlugin { .. } => 0,
+            Self::UnknownFunction { .. } => 1,
+            Self::Busy { .. } => 2,
+            Self::InputTooLarge { .. } => 3,
+            Self::InvalidInput { .. } => 4,
+            Self::Timeout { .. } => 5,
+            Self::OutOfFuel { .. } => 6,
+            Self::MemoryLimit { .. } => 7,
+            Self::HostNotAllowed { .. } => 8,
+            Self::OutputTooLarge { .. } => 9,
+            Self::InvalidOutput { .. } => 10,
+            Self::OutputType { .. } => 11,
+            Self::Plugin { .. } => 12,
+            Self::Trap { .. } => 13,
+            Self::Start { .. } => 14,
+        }
+    }
+
+    /// The plugin and function the call named (empty function for an
+    /// unknown plugin).
+    pub fn target(&self) -> (&str, &str) {
+        match self {
+            Self::UnknownPlugin { plugin } => (plugin, ""),
+            Self::UnknownFunction { plugin, function }
+            | Self::Busy {
+                plugin, function, ..
+            }
+            | Self::InputTooLarge {
+                plugin, function, ..
+            }
+            | Self::InvalidInput {
+                plugin, function, ..
+            }
+            | Self::Timeout {
+                plugin, function, ..
+            }
+            | Self::OutOfFuel {
+                plugin, function, ..
+            }
+            | Self::MemoryLimit {
+                plugin, function, ..
+            }
+            | Self::HostNotAllowed {
+                plugin, function, ..
+            }
+            | Self::OutputTooLarge {
+                plugin, function, ..
+            }
+            | Self::InvalidOutput {
+                plugin, function, ..
+            }
+            | Self::OutputType {
+                plugin, function, ..
+            }
+            | Self::Plugin {
+                plugin, function, ..
+            }
+            | Self::Trap {
+                plugin, function, ..
+            }
+            | Self::Start {
+                plugin, function, ..
+            } => (plugin, function),
         }
     }
 }

@@ -3,12 +3,14 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::{HostConfig, Limits};
 use crate::error::{CallError, LoadError};
+use crate::metrics::{Exposed, Totals};
 use crate::plugin::{LoadedPlugin, SharedPlugin};
 
 /// A set of loaded plugins, ready to call. Cheap to share: wrap it in an
@@ -28,6 +30,11 @@ pub struct PluginInfo {
     /// sha256 of the module, lowercase hex.
     pub sha256: String,
     pub wasi: bool,
+    /// How long loading took (reading, checking, compiling, first instance).
+    pub load_time: Duration,
+    /// Calls running now.
+    pub instances_busy: usize,
+    pub totals: Totals,
 }
 
 impl Host {
@@ -101,8 +108,20 @@ impl Host {
         function: &str,
         input: impl Into<Vec<u8>>,
     ) -> Result<Vec<u8>, CallError> {
-        let input = input.into();
         let loaded = self.plugin(plugin)?;
+        let started = Instant::now();
+        let result = Self::run(loaded.clone(), function, input.into()).await;
+        let error = result.as_ref().err();
+        loaded.stats.record(function, started.elapsed(), error);
+        result
+    }
+
+    async fn run(
+        loaded: SharedPlugin,
+        function: &str,
+        input: Vec<u8>,
+    ) -> Result<Vec<u8>, CallError> {
+        let plugin = loaded.name.as_str();
         if !loaded.functions.contains(function) {
             return Err(CallError::UnknownFunction {
                 plugin: plugin.to_string(),
@@ -135,7 +154,7 @@ impl Host {
             .unwrap_or_else(|join_error| std::panic::resume_unwind(join_error.into_panic()))
     }
 
-    /// The loaded plugins, by name.
+    /// The loaded plugins, by name, with their live counters.
     pub fn plugins(&self) -> impl Iterator<Item = PluginInfo> + '_ {
         self.plugins.values().map(|plugin| PluginInfo {
             name: plugin.name.clone(),
@@ -143,7 +162,20 @@ impl Host {
             limits: plugin.config.limits.clone(),
             sha256: plugin.sha256.clone(),
             wasi: plugin.config.wasi,
+            load_time: plugin.load_time,
+            instances_busy: plugin.pool.busy(),
+            totals: plugin.stats.totals(),
         })
+    }
+
+    /// Every plugin's counters in the Prometheus text format.
+    pub fn metrics(&self) -> String {
+        crate::metrics::render(self.plugins.values().map(|plugin| Exposed {
+            plugin: &plugin.name,
+            stats: &plugin.stats,
+            instances_busy: plugin.pool.busy(),
+            instances_max: plugin.pool.size(),
+        }))
     }
 
     fn plugin(&self, name: &str) -> Result<SharedPlugin, CallError> {

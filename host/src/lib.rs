@@ -13,6 +13,8 @@
 //!   variant to match on.
 //! - [`contract`]: the host's side of the JSON contract in
 //!   `docs/contract.md`.
+//! - [`server`]: the HTTP API of `polyplug serve` ([`server::router`],
+//!   [`server::serve`]), with Prometheus metrics from [`Host::metrics`].
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -30,9 +32,14 @@ pub mod contract;
 mod error;
 mod failure;
 mod host;
+mod metrics;
 mod plugin;
 mod pool;
+pub mod server;
 
-pub use config::{AllowedPath, HostConfig, HostPattern, Limits, PluginConfig, WasmSource};
+pub use config::{
+    AllowedPath, HostConfig, HostPattern, Limits, LogFormat, PluginConfig, ServerConfig, WasmSource,
+};
 pub use error::{CallError, LoadError};
 pub use host::{Host, PluginInfo};
+pub use metrics::Totals;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use polyplug::{CallError, Host};
+use polyplug::{CallError, Host, HostConfig, LogFormat};
 
 #[derive(Parser)]
 #[command(version, about = "Run untrusted Extism plugins with JSON in, JSON out")]
@@ -39,6 +39,12 @@ enum Command {
     },
     /// Load every plugin and list its functions and limits.
     Check,
+    /// Serve the plugins over HTTP until SIGINT or SIGTERM.
+    Serve {
+        /// Address to listen on (overrides `[server] listen`).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
 }
 
 /// Exit codes: 1 the call failed, 2 usage (clap), 3 the config or a plugin
@@ -48,10 +54,17 @@ const LOAD_FAILED: u8 = 3;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_logging();
     let cli = Cli::parse();
-    let config = cli.config.clone();
-    let host = match tokio::task::spawn_blocking(move || Host::from_config_file(config)).await {
+    let config = match HostConfig::from_file(&cli.config) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(LOAD_FAILED);
+        }
+    };
+    init_logging(config.server.log_format);
+    let server = config.server.clone();
+    let host = match tokio::task::spawn_blocking(move || Host::new(config)).await {
         Ok(Ok(host)) => host,
         Ok(Err(err)) => {
             eprintln!("error: {err}");
@@ -91,7 +104,61 @@ async fn main() -> ExitCode {
             print_plugins(&host);
             ExitCode::SUCCESS
         }
+        Command::Serve { listen } => {
+            let config = polyplug::ServerConfig {
+                listen: listen.unwrap_or(server.listen),
+                ..server
+            };
+            match serve(host, &config).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("error: {err:#}");
+                    ExitCode::from(CALL_FAILED)
+                }
+            }
+        }
     }
+}
+
+async fn serve(host: Host, config: &polyplug::ServerConfig) -> anyhow::Result<()> {
+    for plugin in host.plugins() {
+        tracing::info!(
+            plugin = %plugin.name,
+            load_ms = format!("{:.1}", plugin.load_time.as_secs_f64() * 1e3),
+            functions = %plugin.functions.join(","),
+            "loaded"
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on `{}`", config.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "serving");
+    polyplug::server::serve(
+        std::sync::Arc::new(host),
+        listener,
+        config,
+        shutdown_signal(),
+    )
+    .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
 }
 
 fn read_input(input: Option<String>, file: Option<PathBuf>) -> anyhow::Result<Vec<u8>> {
@@ -139,14 +206,16 @@ fn print_plugins(host: &Host) {
 /// by default: Extism's own error log for failed calls, since the typed
 /// error says the same thing once, and wasmtime's cache warning when two
 /// processes store the same compiled module at once, which is harmless.
-fn init_logging() {
+fn init_logging(format: LogFormat) {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        "warn,extism=off,extism::pdk=info,wasmtime_internal_cache=error".into()
+        "warn,polyplug=info,extism=off,extism::pdk=info,wasmtime_internal_cache=error".into()
     });
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => logs.json().init(),
+        LogFormat::Plain => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
 }

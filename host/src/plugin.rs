@@ -10,7 +10,7 @@
 //! broken. The slot's engine stays.
 
 use std::collections::BTreeSet;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use extism::{CompiledPlugin, Manifest, PluginBuilder, Wasm};
 use sha2::{Digest, Sha256};
@@ -20,6 +20,7 @@ use crate::config::{PluginConfig, WasmSource};
 use crate::contract::check_json;
 use crate::error::{CallError, LoadError};
 use crate::failure::{Instance, classify};
+use crate::metrics::PluginStats;
 use crate::pool::{Lease, Pool, Slot};
 
 pub(crate) struct LoadedPlugin {
@@ -30,6 +31,9 @@ pub(crate) struct LoadedPlugin {
     /// Exports callable with the Extism calling convention.
     pub functions: BTreeSet<String>,
     pub pool: Pool,
+    pub stats: PluginStats,
+    /// How long loading took (reading, checking, compiling, first instance).
+    pub load_time: Duration,
     /// What each new slot compiles.
     wasm: Wasm,
 }
@@ -39,6 +43,7 @@ impl LoadedPlugin {
     /// a module that cannot run (unknown imports, a trapping start-up) fails
     /// here rather than at the first call.
     pub fn load(name: &str, config: PluginConfig) -> Result<Self, LoadError> {
+        let started = Instant::now();
         let label = config.wasm.to_string();
         let bytes = read_module(name, &config)?;
         let binary = wat::parse_bytes(&bytes).map_err(|err| LoadError::InvalidModule {
@@ -86,6 +91,8 @@ impl LoadedPlugin {
         Ok(Self {
             name: name.to_string(),
             pool: Pool::new(config.limits.instances, first),
+            stats: PluginStats::new(&functions),
+            load_time: started.elapsed(),
             config,
             sha256,
             functions,
@@ -129,6 +136,9 @@ impl LoadedPlugin {
                 .call::<&[u8], &[u8]>(function, input)
                 .map(<[u8]>::to_vec)
         });
+        if let Some(fuel) = instance.fuel_consumed() {
+            self.stats.add_fuel(function, fuel);
+        }
         let output = match result {
             Ok(output) => output,
             Err(err) => {

@@ -50,6 +50,11 @@ impl Pool {
         self.size
     }
 
+    /// Calls holding a slot now.
+    pub fn busy(&self) -> usize {
+        self.size - self.permits.available_permits()
+    }
+
     /// Waits up to `wait` for a free slot; `None` if none freed up in time.
     /// The lease holds an idle slot, or `None` when the caller must make one
     /// (which the permit entitles it to).

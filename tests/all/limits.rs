@@ -9,7 +9,8 @@ use polyplug::{CallError, HostPattern, LoadError};
 use serde_json::json;
 
 use crate::support::{
-    RUST, Route, TestServer, host_with, module_with_error, module_with_output, wat_plugin,
+    RUST, Route, TestServer, config_with, host_with, module_with_error, module_with_output,
+    wat_plugin,
 };
 
 const SPIN: &str = r#"(module (func (export "spin") (result i32) (loop (br 0)) (i32.const 0)))"#;
@@ -62,10 +63,7 @@ async fn a_loop_in_start_up_code_fails_the_load_within_its_init_fuel() {
                             (func (export "f") (result i32) (i32.const 0)))"#;
     let mut plugin = wat_plugin(looping_start);
     plugin.limits.init_fuel = 1_000_000;
-    let config = polyplug::HostConfig {
-        file: None,
-        plugins: BTreeMap::from([("looper".to_string(), plugin)]),
-    };
+    let config = config_with("looper", plugin);
     let err = polyplug::Host::new(config).err().expect("the load fails");
     assert!(
         matches!(err, LoadError::Instantiate { ref plugin, .. } if plugin == "looper"),
@@ -222,10 +220,7 @@ async fn unknown_plugins_and_functions_are_named() {
 async fn a_pinned_hash_that_does_not_match_fails_the_load() {
     let mut plugin = wat_plugin(SPIN);
     plugin.sha256 = Some("0".repeat(64));
-    let config = polyplug::HostConfig {
-        file: None,
-        plugins: BTreeMap::from([("pinned".to_string(), plugin)]),
-    };
+    let config = config_with("pinned", plugin);
     let err = polyplug::Host::new(config).err().expect("the load fails");
     assert!(matches!(err, LoadError::HashMismatch { .. }), "{err:?}");
 }
@@ -237,10 +232,7 @@ async fn garbage_and_unknown_imports_fail_the_load() {
         ("\0asm garbage", "garbage"),
         (unknown_import, "unknown import"),
     ] {
-        let config = polyplug::HostConfig {
-            file: None,
-            plugins: BTreeMap::from([("bad".to_string(), wat_plugin(module))]),
-        };
+        let config = config_with("bad", wat_plugin(module));
         let err = polyplug::Host::new(config).err().expect("the load fails");
         assert!(
             matches!(

@@ -3,5 +3,6 @@
 mod concurrency;
 mod config_cases;
 mod limits;
+mod server;
 mod support;
 mod vectors;

@@ -10,6 +10,7 @@ mod raw;
 pub mod units;
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +19,7 @@ pub use hosts::HostPattern;
 
 use crate::contract::{JsonProblem, check_json};
 use crate::error::LoadError;
-use raw::{RawAllowedPath, RawFile, RawLimits, RawPlugin, Scalar};
+use raw::{RawAllowedPath, RawFile, RawLimits, RawPlugin, RawServer, Scalar};
 
 /// Prefix of environment variables that override config keys, with `__`
 /// between key segments: `POLYPLUG__PLUGINS__DISCOUNTS__TIMEOUT=500ms`.
@@ -30,6 +31,38 @@ pub struct HostConfig {
     /// The file this came from, if any (named in error messages).
     pub file: Option<PathBuf>,
     pub plugins: BTreeMap<String, PluginConfig>,
+    pub server: ServerConfig,
+}
+
+/// How `polyplug serve` listens and logs (`[server]` in the file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Default `127.0.0.1:8080`: loopback only unless the config says so.
+    pub listen: SocketAddr,
+    /// Largest request body; default the largest `max_input` of any plugin,
+    /// so that a plugin's own limit gives the precise error.
+    pub body_limit: u64,
+    pub log_format: LogFormat,
+    /// After a shutdown signal, how long in-flight requests may take.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            body_limit: Limits::default().max_input,
+            log_format: LogFormat::Plain,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Log lines as text for people or JSON for collectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Plain,
+    Json,
 }
 
 /// One plugin: its module, what it is granted, and its limits.
@@ -191,7 +224,7 @@ impl Validator<'_> {
             });
         }
         let defaults = self.limits("defaults", &raw.defaults, Limits::default())?;
-        let plugins = raw
+        let plugins: BTreeMap<_, _> = raw
             .plugins
             .into_iter()
             .map(|(name, plugin)| {
@@ -199,9 +232,45 @@ impl Validator<'_> {
                 Ok((name, config))
             })
             .collect::<Result<_, LoadError>>()?;
+        let largest_input = plugins.values().map(|p| p.limits.max_input).max();
+        let server = self.server(&raw.server, largest_input.unwrap_or_default())?;
         Ok(HostConfig {
             file: Some(self.file.to_path_buf()),
             plugins,
+            server,
+        })
+    }
+
+    fn server(&self, raw: &RawServer, largest_input: u64) -> Result<ServerConfig, LoadError> {
+        let defaults = ServerConfig::default();
+        let listen = match &raw.listen {
+            None => defaults.listen,
+            Some(text) => text.parse().map_err(|_| {
+                self.invalid(
+                    "server.listen",
+                    text,
+                    "expected an address and port, like `127.0.0.1:8080` or `[::]:8080`",
+                )
+            })?,
+        };
+        let log_format = match raw.log_format.as_deref() {
+            None | Some("plain") => LogFormat::Plain,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(self.invalid("server.log_format", other, "expected `plain` or `json`"));
+            }
+        };
+        Ok(ServerConfig {
+            listen,
+            body_limit: match &raw.body_limit {
+                None => largest_input.max(defaults.body_limit),
+                Some(value) => self.size("server.body_limit", value)?,
+            },
+            log_format,
+            shutdown_grace: match &raw.shutdown_grace {
+                None => defaults.shutdown_grace,
+                Some(value) => self.duration("server.shutdown_grace", value)?,
+            },
         })
     }
 

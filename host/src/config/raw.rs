@@ -13,6 +13,18 @@ pub struct RawFile {
     pub defaults: RawLimits,
     #[serde(default)]
     pub plugins: BTreeMap<String, RawPlugin>,
+    #[serde(default)]
+    pub server: RawServer,
+}
+
+/// `[server]`: how `polyplug serve` listens and logs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub body_limit: Option<Scalar>,
+    pub log_format: Option<String>,
+    pub shutdown_grace: Option<Scalar>,
 }
 
 /// Limits can be set in `[defaults]` and per plugin.

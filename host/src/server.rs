@@ -1,0 +1,217 @@
+//! `polyplug serve`: the host over HTTP, on axum.
+//!
+//! | route | what it does |
+//! |---|---|
+//! | `POST /v1/plugins/{plugin}/{function}` | the body is the input; the plugin's JSON output comes back |
+//! | `GET /v1/plugins` | every plugin: functions, limits, hash, live counters |
+//! | `GET /healthz` | the process is up |
+//! | `GET /readyz` | it takes calls (503 once shutdown has begun) |
+//! | `GET /metrics` | Prometheus text |
+//!
+//! A failed call answers with the status [`status_of`] picks and a body
+//! `{"error": {"kind", "code"?, "message", "plugin", "function"}}`.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use crate::config::ServerConfig;
+use crate::config::units::format_size;
+use crate::{CallError, Host};
+
+#[derive(Clone)]
+struct App {
+    host: Arc<Host>,
+    ready: Arc<AtomicBool>,
+    body_limit: u64,
+}
+
+/// The routes, for tests or for nesting into another axum app.
+pub fn router(host: Arc<Host>, config: &ServerConfig) -> Router {
+    router_with(host, config, Arc::new(AtomicBool::new(true)))
+}
+
+fn router_with(host: Arc<Host>, config: &ServerConfig, ready: Arc<AtomicBool>) -> Router {
+    let app = App {
+        host,
+        ready,
+        body_limit: config.body_limit,
+    };
+    Router::new()
+        .route("/v1/plugins/{plugin}/{function}", post(call))
+        .route("/v1/plugins", get(list))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readiness))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(
+            usize::try_from(config.body_limit).unwrap_or(usize::MAX),
+        ))
+        .with_state(app)
+}
+
+/// Serves until `shutdown` resolves, then stops taking connections, lets
+/// in-flight requests finish for up to `shutdown_grace`, and returns.
+pub async fn serve(
+    host: Arc<Host>,
+    listener: tokio::net::TcpListener,
+    config: &ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let ready = Arc::new(AtomicBool::new(true));
+    let (began, mut began_rx) = tokio::sync::watch::channel(false);
+    let signal = {
+        let ready = ready.clone();
+        async move {
+            shutdown.await;
+            ready.store(false, Ordering::SeqCst);
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = began.send(true);
+        }
+    };
+    let app = router_with(host, config, ready);
+    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+    let grace = config.shutdown_grace;
+    let deadline = async move {
+        let _ = began_rx.wait_for(|began| *began).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server => result,
+        () = deadline => {
+            tracing::warn!(grace = %humantime::format_duration(grace), "shutdown grace ran out; dropping the requests still running");
+            Ok(())
+        }
+    }
+}
+
+async fn call(
+    State(app): State<App>,
+    Path((plugin, function)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return body_rejected(&app, &plugin, &function, rejection),
+    };
+    match app.host.call_json(&plugin, &function, body).await {
+        Ok(output) => ([(header::CONTENT_TYPE, "application/json")], output).into_response(),
+        Err(err) => {
+            tracing::debug!(kind = err.kind(), "{err}");
+            error_response(&err)
+        }
+    }
+}
+
+/// The HTTP status a failed call answers with.
+pub fn status_of(err: &CallError) -> StatusCode {
+    match err {
+        CallError::UnknownPlugin { .. } | CallError::UnknownFunction { .. } => {
+            StatusCode::NOT_FOUND
+        }
+        CallError::InvalidInput { .. } => StatusCode::BAD_REQUEST,
+        CallError::InputTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        CallError::Plugin { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        CallError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        CallError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+        // The plugin answered, but not with what the contract allows.
+        CallError::OutputTooLarge { .. }
+        | CallError::InvalidOutput { .. }
+        | CallError::OutputType { .. } => StatusCode::BAD_GATEWAY,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn error_response(err: &CallError) -> Response {
+    let (plugin, function) = err.target();
+    let mut error = json!({
+        "kind": err.kind(),
+        "message": err.to_string(),
+        "plugin": plugin,
+        "function": function,
+    });
+    if let CallError::Plugin { code, .. } = err {
+        error["code"] = Value::from(code.as_str());
+    }
+    let mut response = (status_of(err), axum::Json(json!({ "error": error }))).into_response();
+    if matches!(err, CallError::Busy { .. }) {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    }
+    response
+}
+
+fn body_rejected(app: &App, plugin: &str, function: &str, rejection: BytesRejection) -> Response {
+    let (status, kind, message) = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "input_too_large",
+            format!(
+                "the request body is over the server's `body_limit` of {}",
+                format_size(app.body_limit)
+            ),
+        )
+    } else {
+        (rejection.status(), "invalid_input", rejection.body_text())
+    };
+    let error = json!({"kind": kind, "message": message, "plugin": plugin, "function": function});
+    (status, axum::Json(json!({ "error": error }))).into_response()
+}
+
+async fn list(State(app): State<App>) -> axum::Json<Value> {
+    let plugins: Vec<Value> = app
+        .host
+        .plugins()
+        .map(|p| {
+            let l = &p.limits;
+            json!({
+                "name": p.name,
+                "functions": p.functions,
+                "sha256": p.sha256,
+                "wasi": p.wasi,
+                "load_ms": p.load_time.as_secs_f64() * 1e3,
+                "limits": {
+                    "timeout_ms": l.timeout.as_millis() as u64,
+                    "memory": l.memory,
+                    "fuel": l.fuel,
+                    "init_fuel": l.init_fuel,
+                    "max_input": l.max_input,
+                    "max_output": l.max_output,
+                    "max_http_response": l.max_http_response,
+                    "instances": l.instances,
+                    "queue_timeout_ms": l.queue_timeout.as_millis() as u64,
+                },
+                "instances_busy": p.instances_busy,
+                "calls": p.totals.calls,
+                "errors": p.totals.errors,
+                "fuel_consumed": p.totals.fuel,
+            })
+        })
+        .collect();
+    axum::Json(json!({ "plugins": plugins }))
+}
+
+async fn readiness(State(app): State<App>) -> (StatusCode, &'static str) {
+    if app.ready.load(Ordering::SeqCst) {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
+    }
+}
+
+async fn metrics(State(app): State<App>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.host.metrics(),
+    )
+        .into_response()
+}
