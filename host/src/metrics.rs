@@ -97,7 +97,8 @@ pub(crate) struct Exposed<'a> {
 /// Renders every plugin's counters in the Prometheus text format (0.0.4).
 pub(crate) fn render<'a>(plugins: impl IntoIterator<Item = Exposed<'a>> + Clone) -> String {
     let mut out = String::new();
-    let each_function = |out: &mut String, f: &dyn Fn(&mut String, &str, &FunctionStats)| {
+    // Calls `line` with each function's labels and counters.
+    let each_function = |out: &mut String, line: &dyn Fn(&mut String, &str, &FunctionStats)| {
         for exposed in plugins.clone() {
             for (function, stats) in &exposed.stats.functions {
                 let labels = format!(
@@ -105,22 +106,30 @@ pub(crate) fn render<'a>(plugins: impl IntoIterator<Item = Exposed<'a>> + Clone)
                     escape(exposed.plugin),
                     escape(function)
                 );
-                f(out, &labels, stats);
+                line(out, &labels, stats);
             }
         }
     };
-    header(
-        &mut out,
-        "polyplug_calls_total",
-        "counter",
-        "Finished calls.",
-    );
-    each_function(&mut out, &|out, labels, s| {
-        let _ = writeln!(
-            out,
-            "polyplug_calls_total{{{labels}}} {}",
-            s.calls.load(Relaxed)
-        );
+    let counter = |out: &mut String, name: &str, help: &str, value: fn(&FunctionStats) -> u64| {
+        header(out, name, "counter", help);
+        each_function(out, &|out, labels, s| {
+            let _ = writeln!(out, "{name}{{{labels}}} {}", value(s));
+        });
+    };
+    let gauge = |out: &mut String, name: &str, help: &str, value: fn(&Exposed) -> usize| {
+        header(out, name, "gauge", help);
+        for p in plugins.clone() {
+            let _ = writeln!(
+                out,
+                "{name}{{plugin=\"{}\"}} {}",
+                escape(p.plugin),
+                value(&p)
+            );
+        }
+    };
+
+    counter(&mut out, "polyplug_calls_total", "Finished calls.", |s| {
+        s.calls.load(Relaxed)
     });
     header(
         &mut out,
@@ -139,9 +148,10 @@ pub(crate) fn render<'a>(plugins: impl IntoIterator<Item = Exposed<'a>> + Clone)
             }
         }
     });
+    let name = "polyplug_call_duration_seconds";
     header(
         &mut out,
-        "polyplug_call_duration_seconds",
+        name,
         "histogram",
         "Call latency, queueing included.",
     );
@@ -149,64 +159,32 @@ pub(crate) fn render<'a>(plugins: impl IntoIterator<Item = Exposed<'a>> + Clone)
         let mut cumulative = 0;
         for (le, count) in BUCKETS.iter().zip(&s.buckets) {
             cumulative += count.load(Relaxed);
-            let _ = writeln!(
-                out,
-                "polyplug_call_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cumulative}"
-            );
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
         }
         let calls = s.calls.load(Relaxed);
         let sum = s.micros.load(Relaxed) as f64 / 1e6;
-        let _ = writeln!(
-            out,
-            "polyplug_call_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {calls}"
-        );
-        let _ = writeln!(out, "polyplug_call_duration_seconds_sum{{{labels}}} {sum}");
-        let _ = writeln!(
-            out,
-            "polyplug_call_duration_seconds_count{{{labels}}} {calls}"
-        );
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {calls}");
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
+        let _ = writeln!(out, "{name}_count{{{labels}}} {calls}");
     });
-    header(
+    counter(
         &mut out,
         "polyplug_fuel_consumed_total",
-        "counter",
         "Fuel used by calls.",
+        |s| s.fuel.load(Relaxed),
     );
-    each_function(&mut out, &|out, labels, s| {
-        let _ = writeln!(
-            out,
-            "polyplug_fuel_consumed_total{{{labels}}} {}",
-            s.fuel.load(Relaxed)
-        );
-    });
-    header(
+    gauge(
         &mut out,
         "polyplug_instances_busy",
-        "gauge",
         "Instances running a call now.",
+        |p| p.instances_busy,
     );
-    for p in plugins.clone() {
-        let _ = writeln!(
-            out,
-            "polyplug_instances_busy{{plugin=\"{}\"}} {}",
-            escape(p.plugin),
-            p.instances_busy
-        );
-    }
-    header(
+    gauge(
         &mut out,
         "polyplug_instances_max",
-        "gauge",
         "The plugin's `instances` limit.",
+        |p| p.instances_max,
     );
-    for p in plugins {
-        let _ = writeln!(
-            out,
-            "polyplug_instances_max{{plugin=\"{}\"}} {}",
-            escape(p.plugin),
-            p.instances_max
-        );
-    }
     out
 }
 

@@ -11,31 +11,7 @@ use polyplug::{Host, HostConfig, PluginConfig, ServerConfig};
 use serde_json::json;
 use tokio::sync::oneshot;
 
-use crate::support::{RUST, http, module_with_output, wat_plugin};
-
-/// Exports for every failure the API maps to a status.
-const HOSTILE: &str = r#"(module
-    (import "wasi_snapshot_preview1" "clock_time_get"
-      (func $clock (param i32 i64 i32) (result i32)))
-    (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
-    (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
-    (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
-    (memory (export "memory") 1)
-    (func $now (result i64)
-      (drop (call $clock (i32.const 1) (i64.const 1) (i32.const 0)))
-      (i64.load (i32.const 0)))
-    (func (export "spin") (result i32) (loop (br 0)) (i32.const 0))
-    (func (export "crash") (result i32) unreachable)
-    (func (export "silent") (result i32) (i32.const 0))
-    ;; waits 200ms of wall time, then writes 0
-    (func (export "slow") (result i32)
-      (local $until i64) (local $p i64)
-      (local.set $until (i64.add (call $now) (i64.const 200000000)))
-      (loop $wait (br_if $wait (i64.lt_u (call $now) (local.get $until))))
-      (local.set $p (call $alloc (i64.const 1)))
-      (call $store_u8 (local.get $p) (i32.const 48))
-      (call $output_set (local.get $p) (i64.const 1))
-      (i32.const 0)))"#;
+use crate::support::{RUST, clock_plugin, http, module_with_output, wat_plugin};
 
 struct Running {
     addr: SocketAddr,
@@ -79,11 +55,10 @@ async fn start(plugins: Vec<(&str, PluginConfig)>, server: ServerConfig) -> Runn
     }
 }
 
+/// `spin` (times out), `crash` (traps) and `wait` (200ms, then `0`).
 fn hostile() -> PluginConfig {
-    let mut plugin = wat_plugin(HOSTILE);
-    plugin.wasi = true;
+    let mut plugin = clock_plugin(Duration::from_millis(200));
     plugin.limits.timeout = Duration::from_millis(300);
-    plugin.limits.fuel = u64::MAX / 2;
     plugin.limits.instances = 2;
     plugin
 }
@@ -226,7 +201,7 @@ async fn a_saturated_plugin_answers_503_with_retry_after() {
     let spinner =
         tokio::spawn(async move { http(addr, "POST", "/v1/plugins/hostile/spin", b"{}").await });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let response = http(server.addr, "POST", "/v1/plugins/hostile/slow", b"{}").await;
+    let response = http(server.addr, "POST", "/v1/plugins/hostile/wait", b"{}").await;
     assert_eq!(response.status, 503);
     assert_eq!(response.json()["error"]["kind"], "busy");
     assert!(
@@ -276,8 +251,8 @@ async fn a_failing_call_is_followed_by_correct_answers() {
     for _ in 0..3 {
         let crash = http(server.addr, "POST", "/v1/plugins/hostile/crash", b"{}").await;
         assert_eq!(crash.status, 500);
-        let slow = http(server.addr, "POST", "/v1/plugins/hostile/slow", b"{}").await;
-        assert_eq!((slow.status, slow.text()), (200, "0".to_string()));
+        let waited = http(server.addr, "POST", "/v1/plugins/hostile/wait", b"{}").await;
+        assert_eq!((waited.status, waited.text()), (200, "0".to_string()));
     }
     server.shutdown().await;
 }
@@ -288,7 +263,7 @@ async fn shutdown_finishes_calls_in_flight_and_refuses_new_ones() {
     let addr = server.addr;
     let in_flight: Vec<_> = (0..2)
         .map(|_| {
-            tokio::spawn(async move { http(addr, "POST", "/v1/plugins/hostile/slow", b"{}").await })
+            tokio::spawn(async move { http(addr, "POST", "/v1/plugins/hostile/wait", b"{}").await })
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -125,6 +125,45 @@ fn module_writing(name: &str, bytes: &[u8], finish: &str) -> String {
     )
 }
 
+/// A WASI module whose behaviour does not depend on CPU speed: `spin`
+/// never ends; `wait` busy-waits on the monotonic clock until `wait` of
+/// wall time has passed, then writes `0`; `quick` writes `0` at once;
+/// `crash` traps. Its fuel is unlimited in practice, so only the timeout
+/// stops `spin`.
+pub fn clock_plugin(wait: std::time::Duration) -> PluginConfig {
+    let module = format!(
+        r#"(module
+        (import "wasi_snapshot_preview1" "clock_time_get"
+          (func $clock (param i32 i64 i32) (result i32)))
+        (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+        (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+        (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+        (memory (export "memory") 1)
+        (func $now (result i64)
+          (drop (call $clock (i32.const 1) (i64.const 1) (i32.const 0)))
+          (i64.load (i32.const 0)))
+        (func $write_zero
+          (local $p i64)
+          (local.set $p (call $alloc (i64.const 1)))
+          (call $store_u8 (local.get $p) (i32.const 48))
+          (call $output_set (local.get $p) (i64.const 1)))
+        (func (export "spin") (result i32) (loop (br 0)) (i32.const 0))
+        (func (export "crash") (result i32) unreachable)
+        (func (export "quick") (result i32) (call $write_zero) (i32.const 0))
+        (func (export "wait") (result i32)
+          (local $until i64)
+          (local.set $until (i64.add (call $now) (i64.const {nanos})))
+          (loop $wait (br_if $wait (i64.lt_u (call $now) (local.get $until))))
+          (call $write_zero)
+          (i32.const 0)))"#,
+        nanos = wait.as_nanos()
+    );
+    let mut plugin = wat_plugin(&module);
+    plugin.wasi = true;
+    plugin.limits.fuel = u64::MAX / 2;
+    plugin
+}
+
 /// One canned response of the test HTTP server, as in `routes.json`.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct Route {
