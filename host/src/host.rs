@@ -26,6 +26,9 @@ pub struct PluginInfo {
     pub name: String,
     /// Exported functions with the Extism calling convention.
     pub functions: Vec<String>,
+    /// The source language, when the module's `producers` section names it
+    /// (Rust, Go and polyplug-js guests do; AssemblyScript's do not).
+    pub language: Option<String>,
     pub limits: Limits,
     /// sha256 of the module, lowercase hex.
     pub sha256: String,
@@ -159,6 +162,7 @@ impl Host {
         self.plugins.values().map(|plugin| PluginInfo {
             name: plugin.name.clone(),
             functions: plugin.functions.iter().cloned().collect(),
+            language: plugin.language.clone(),
             limits: plugin.config.limits.clone(),
             sha256: plugin.sha256.clone(),
             wasi: plugin.config.wasi,

@@ -30,6 +30,8 @@ pub(crate) struct LoadedPlugin {
     pub sha256: String,
     /// Exports callable with the Extism calling convention.
     pub functions: BTreeSet<String>,
+    /// The source language the module's `producers` section names.
+    pub language: Option<String>,
     pub pool: Pool,
     pub stats: PluginStats,
     /// How long loading took (reading, checking, compiling, first instance).
@@ -67,7 +69,7 @@ impl LoadedPlugin {
             path: label.clone(),
             reason,
         };
-        let functions = callable_exports(&binary).map_err(invalid)?;
+        let facts = inspect(&binary).map_err(invalid)?;
         // A file is handed to Extism by path with its hash, so Extism checks
         // that what it reads is what was checked here, and instances do not
         // each keep a copy of the bytes (which `Wasm::data` would).
@@ -91,11 +93,12 @@ impl LoadedPlugin {
         Ok(Self {
             name: name.to_string(),
             pool: Pool::new(config.limits.instances, first),
-            stats: PluginStats::new(&functions),
+            stats: PluginStats::new(&facts.functions),
             load_time: started.elapsed(),
             config,
             sha256,
-            functions,
+            functions: facts.functions,
+            language: facts.language,
             wasm,
         })
     }
@@ -243,16 +246,29 @@ fn read_module(name: &str, config: &PluginConfig) -> Result<Vec<u8>, LoadError> 
     }
 }
 
-/// Exported functions with the Extism signature: no parameters, and no
-/// result or one `i32`.
-fn callable_exports(binary: &[u8]) -> Result<BTreeSet<String>, String> {
-    use wasmparser::{ExternalKind, Parser, Payload, TypeRef};
+/// What loading reads off a module without running it.
+struct ModuleFacts {
+    /// Exported functions with the Extism signature: no parameters, and no
+    /// result or one `i32`; names starting with `_` are the toolchain's.
+    functions: BTreeSet<String>,
+    /// The source language its `producers` section names, when it has one.
+    language: Option<String>,
+}
+
+fn inspect(binary: &[u8]) -> Result<ModuleFacts, String> {
+    use wasmparser::{ExternalKind, KnownCustom, Parser, Payload, TypeRef};
 
     let mut signatures = Vec::new(); // type index -> callable?
     let mut functions = Vec::new(); // function index -> type index
     let mut exports = BTreeSet::new();
+    let mut language = None;
     for payload in Parser::new(0).parse_all(binary) {
         match payload.map_err(|e| e.to_string())? {
+            Payload::CustomSection(reader) => {
+                if let KnownCustom::Producers(producers) = reader.as_known() {
+                    language = language.or_else(|| producers_language(producers));
+                }
+            }
             Payload::TypeSection(reader) => {
                 for ty in reader.into_iter_err_on_gc_types() {
                     let ty = ty.map_err(|e| e.to_string())?;
@@ -293,7 +309,21 @@ fn callable_exports(binary: &[u8]) -> Result<BTreeSet<String>, String> {
             _ => {}
         }
     }
-    Ok(exports)
+    Ok(ModuleFacts {
+        functions: exports,
+        language,
+    })
+}
+
+/// The first `language` a `producers` section names; a malformed section
+/// is ignored, since the language is only shown, never acted on.
+fn producers_language(producers: wasmparser::ProducersSectionReader<'_>) -> Option<String> {
+    producers
+        .into_iter()
+        .flatten()
+        .find(|field| field.name == "language")
+        .and_then(|field| field.values.into_iter().flatten().next())
+        .map(|value| value.name.to_string())
 }
 
 fn hex(bytes: &[u8]) -> String {

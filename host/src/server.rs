@@ -176,6 +176,7 @@ async fn list(State(app): State<App>) -> axum::Json<Value> {
             json!({
                 "name": p.name,
                 "functions": p.functions,
+                "language": p.language,
                 "sha256": p.sha256,
                 "wasi": p.wasi,
                 "load_ms": p.load_time.as_secs_f64() * 1e3,

@@ -110,6 +110,7 @@ async fn a_call_returns_the_plugin_output_and_counts_in_listings_and_metrics() {
             .contains(&json!("greet"))
     );
     assert_eq!(rust["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(rust["language"], "Rust", "read off the producers section");
 
     let metrics = http(server.addr, "GET", "/metrics", b"").await;
     let text = String::from_utf8(metrics.body).unwrap();
