@@ -2,6 +2,7 @@
 
 mod concurrency;
 mod config_cases;
+mod js;
 mod limits;
 mod server;
 mod support;

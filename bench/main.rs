@@ -1,0 +1,477 @@
+//! `just bench`: what polyplug costs over raw Extism and over native code,
+//! printed as one table of ratios so that the noise of a shared machine
+//! mostly cancels out. Not a test: nothing here passes or fails.
+//!
+//! Rows: per-call `greet` through `Host::call_json` vs `extism::Plugin::call`
+//! on the same module (each language); the Rust guest vs the same logic as a
+//! native function; each guest's warm `greet` vs the Rust guest's; HTTP
+//! throughput and latency of `polyplug serve`'s route vs a native axum
+//! handler ([`http`]); throughput with 2 instances vs 1; load-to-first-result
+//! with a warm and a cold compile cache, and the first call after load; RSS
+//! per pooled instance. Cold start and memory run in child processes
+//! (`polyplug-bench cold-start <lang>`, `polyplug-bench rss <lang>`) so each
+//! starts from a clean process.
+
+mod http;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use polyplug::{Host, HostConfig, PluginConfig, WasmSource};
+
+const GREET_INPUT: &[u8] = br#"{"name":"Ada"}"#;
+
+/// A reference guest built by `just build-guests`.
+#[derive(Clone, Copy)]
+struct Guest {
+    language: &'static str,
+    file: &'static str,
+    wasi: bool,
+}
+
+const GUESTS: [Guest; 4] = [
+    Guest {
+        language: "rust",
+        file: "reference-rust.wasm",
+        wasi: false,
+    },
+    Guest {
+        language: "go",
+        file: "reference-go.wasm",
+        wasi: true,
+    },
+    Guest {
+        language: "assemblyscript",
+        file: "reference-as.wasm",
+        wasi: false,
+    },
+    Guest {
+        language: "js",
+        file: "reference-js.wasm",
+        wasi: true,
+    },
+];
+
+impl Guest {
+    fn path(&self) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/guests")
+            .join(self.file)
+    }
+
+    fn built(&self) -> bool {
+        self.path().is_file()
+    }
+
+    fn plugin(&self) -> PluginConfig {
+        let mut plugin = PluginConfig::new(WasmSource::File(self.path()));
+        plugin.wasi = self.wasi;
+        plugin
+    }
+
+    fn host(&self, instances: usize) -> Host {
+        let mut plugin = self.plugin();
+        plugin.limits.instances = instances;
+        let config = HostConfig {
+            plugins: BTreeMap::from([("p".to_string(), plugin)]),
+            ..HostConfig::default()
+        };
+        Host::new(config).unwrap_or_else(|err| panic!("{}: {err}", self.language))
+    }
+
+    /// The same module and limits, straight through Extism.
+    fn raw(&self) -> extism::Plugin {
+        let limits = polyplug::Limits::default();
+        let manifest = extism::Manifest::new([extism::Wasm::file(self.path())])
+            .with_memory_max((limits.memory / 65536) as u32)
+            .with_timeout(limits.timeout);
+        extism::PluginBuilder::new(manifest)
+            .with_wasi(self.wasi)
+            .with_fuel_limit(limits.fuel)
+            .with_initialization_fuel_limit(limits.init_fuel)
+            .build()
+            .unwrap_or_else(|err| panic!("{}: {err}", self.language))
+    }
+
+    fn by_name(name: &str) -> Guest {
+        *GUESTS
+            .iter()
+            .find(|g| g.language == name)
+            .expect("a known language")
+    }
+}
+
+struct Row {
+    what: String,
+    language: &'static str,
+    baseline: String,
+    polyplug: String,
+    ratio: f64,
+    /// The ratio the issue asks for, when it names one.
+    target: &'static str,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("cold-start") => return cold_start_child(Guest::by_name(&args[2])),
+        Some("rss") => return rss_child(Guest::by_name(&args[2])),
+        _ => {}
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let guests: Vec<Guest> = GUESTS.into_iter().filter(Guest::built).collect();
+    let mut rows = Vec::new();
+    let mut warm = Vec::new();
+    for guest in &guests {
+        eprintln!("per-call cost: {} ...", guest.language);
+        let (row, ours) = per_call(&runtime, *guest);
+        rows.push(row);
+        warm.push((*guest, ours));
+    }
+    rows.push(native_vs_guest(&runtime));
+    rows.extend(versus_rust(&warm));
+    eprintln!("HTTP load, native then polyplug ...");
+    rows.extend(http_rows(&runtime));
+    eprintln!("scaling ...");
+    rows.push(scaling(&runtime, Guest::by_name("rust")));
+    for guest in &guests {
+        eprintln!("cold start: {} ...", guest.language);
+        rows.extend(cold_start(*guest));
+    }
+    for guest in &guests {
+        eprintln!("memory: {} ...", guest.language);
+        rows.push(memory(*guest));
+    }
+    print_table(&rows);
+}
+
+const WARM_UP: usize = 300;
+const ROUNDS: usize = 5;
+const CALLS_PER_ROUND: u32 = 2000;
+
+/// Mean time of one call of `f`, as the median of the rounds' means.
+fn time_per_call(mut f: impl FnMut()) -> Duration {
+    (0..WARM_UP).for_each(|_| f());
+    median((0..ROUNDS).map(|_| {
+        let started = Instant::now();
+        (0..CALLS_PER_ROUND).for_each(|_| f());
+        started.elapsed() / CALLS_PER_ROUND
+    }))
+}
+
+/// The same for an async caller awaiting one call after another.
+async fn time_per_await<F: std::future::Future<Output = ()>>(mut f: impl FnMut() -> F) -> Duration {
+    for _ in 0..WARM_UP {
+        f().await;
+    }
+    let mut rounds = Vec::with_capacity(ROUNDS);
+    for _ in 0..ROUNDS {
+        let started = Instant::now();
+        for _ in 0..CALLS_PER_ROUND {
+            f().await;
+        }
+        rounds.push(started.elapsed() / CALLS_PER_ROUND);
+    }
+    median(rounds.into_iter())
+}
+
+fn median(rounds: impl Iterator<Item = Duration>) -> Duration {
+    let mut rounds: Vec<Duration> = rounds.collect();
+    rounds.sort();
+    rounds[rounds.len() / 2]
+}
+
+/// `Host::call_json` of `greet`, awaited back to back inside the runtime.
+fn time_host_greet(runtime: &tokio::runtime::Runtime, host: &Host) -> Duration {
+    runtime.block_on(time_per_await(|| async {
+        host.call_json("p", "greet", GREET_INPUT).await.unwrap();
+    }))
+}
+
+fn per_call(runtime: &tokio::runtime::Runtime, guest: Guest) -> (Row, Duration) {
+    let mut raw = guest.raw();
+    let raw_time = time_per_call(|| {
+        let out: &[u8] = raw.call("greet", GREET_INPUT).unwrap();
+        assert!(!out.is_empty());
+    });
+    let ours = time_host_greet(runtime, &guest.host(1));
+    let row = Row {
+        what: "greet per call: extism::Plugin::call vs Host::call_json".into(),
+        language: guest.language,
+        baseline: micros(raw_time),
+        polyplug: micros(ours),
+        ratio: ratio(ours, raw_time),
+        target: "<= 1.15x",
+    };
+    (row, ours)
+}
+
+/// Each other guest's warm `greet` through the host against the Rust guest's.
+fn versus_rust(warm: &[(Guest, Duration)]) -> Vec<Row> {
+    let Some(&(_, rust)) = warm.iter().find(|(g, _)| g.language == "rust") else {
+        return Vec::new();
+    };
+    warm.iter()
+        .filter(|(g, _)| g.language != "rust")
+        .map(|&(guest, time)| Row {
+            what: "warm greet via Host::call_json: Rust guest vs this guest".into(),
+            language: guest.language,
+            baseline: micros(rust),
+            polyplug: micros(time),
+            ratio: ratio(time, rust),
+            target: if guest.language == "js" { "<= 10x" } else { "" },
+        })
+        .collect()
+}
+
+fn http_rows(runtime: &tokio::runtime::Runtime) -> Vec<Row> {
+    let guest = Guest::by_name("rust");
+    let host = Arc::new(guest.host(polyplug::Limits::default().instances));
+    let expect = native_greet(GREET_INPUT);
+    let (native, ours) = runtime.block_on(async {
+        let native = http::serve_native().await;
+        let ours = http::serve_polyplug(host).await;
+        (
+            http::drive(native, "/greet", GREET_INPUT, &expect).await,
+            http::drive(ours, "/v1/plugins/p/greet", GREET_INPUT, &expect).await,
+        )
+    });
+    let what = |m: &str| format!("HTTP POST greet, {m}: native axum vs polyplug serve");
+    vec![
+        Row {
+            what: what("requests/s"),
+            language: guest.language,
+            baseline: format!("{:.0}/s", native.requests_per_second),
+            polyplug: format!("{:.0}/s", ours.requests_per_second),
+            ratio: ours.requests_per_second / native.requests_per_second,
+            target: ">= 0.60x",
+        },
+        Row {
+            what: what("p50"),
+            language: guest.language,
+            baseline: micros(native.p50),
+            polyplug: micros(ours.p50),
+            ratio: ratio(ours.p50, native.p50),
+            target: "",
+        },
+        Row {
+            what: what("p99"),
+            language: guest.language,
+            baseline: micros(native.p99),
+            polyplug: micros(ours.p99),
+            ratio: ratio(ours.p99, native.p99),
+            target: "<= 2x",
+        },
+    ]
+}
+
+fn native_greet(input: &[u8]) -> Vec<u8> {
+    #[derive(serde::Deserialize)]
+    struct Input {
+        name: String,
+    }
+    #[derive(serde::Serialize)]
+    struct Greeting {
+        greeting: String,
+    }
+    let input: Input = serde_json::from_slice(input).unwrap();
+    serde_json::to_vec(&Greeting {
+        greeting: format!("Hello, {}!", input.name),
+    })
+    .unwrap()
+}
+
+fn native_vs_guest(runtime: &tokio::runtime::Runtime) -> Row {
+    let native = time_per_call(|| {
+        std::hint::black_box(native_greet(std::hint::black_box(GREET_INPUT)));
+    });
+    let ours = time_host_greet(runtime, &Guest::by_name("rust").host(1));
+    Row {
+        what: "greet: native Rust fn vs Rust guest via Host::call_json".into(),
+        language: "rust",
+        baseline: micros(native),
+        polyplug: micros(ours),
+        ratio: ratio(ours, native),
+        target: "",
+    }
+}
+
+/// Calls per second from 4 concurrent callers for one second.
+fn throughput(runtime: &tokio::runtime::Runtime, host: Arc<Host>) -> f64 {
+    let calls = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(1);
+    runtime.block_on(async {
+        let callers: Vec<_> = (0..4)
+            .map(|_| {
+                let (host, calls) = (host.clone(), calls.clone());
+                tokio::spawn(async move {
+                    while Instant::now() < deadline {
+                        host.call_json("p", "greet", GREET_INPUT).await.unwrap();
+                        calls.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        for caller in callers {
+            caller.await.unwrap();
+        }
+    });
+    calls.load(Ordering::Relaxed) as f64
+}
+
+fn scaling(runtime: &tokio::runtime::Runtime, guest: Guest) -> Row {
+    let one = throughput(runtime, Arc::new(guest.host(1)));
+    let two = throughput(runtime, Arc::new(guest.host(2)));
+    Row {
+        what: "throughput, 4 callers: 1 instance vs 2 instances".into(),
+        language: guest.language,
+        baseline: format!("{one:.0}/s"),
+        polyplug: format!("{two:.0}/s"),
+        ratio: two / one,
+        target: "",
+    }
+}
+
+/// Runs a child measurement and reads the numbers it prints.
+fn child(mode: &str, guest: Guest, cold_cache: bool) -> Vec<f64> {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command.args([mode, guest.language]);
+    if cold_cache {
+        // Extism reads this: empty turns wasmtime's compile cache off.
+        command.env("EXTISM_CACHE_CONFIG", "");
+    }
+    let output = command.output().expect("the child runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .map(|n| n.parse().expect("a number"))
+        .collect()
+}
+
+/// Load-to-first-result with the compile cache warm and off, and the first
+/// call after load against a warm call.
+fn cold_start(guest: Guest) -> Vec<Row> {
+    child("cold-start", guest, false); // make sure the cache holds it
+    let warm = child("cold-start", guest, false);
+    let cold = child("cold-start", guest, true);
+    vec![
+        Row {
+            what: "load to first result: compile cache warm vs off".into(),
+            language: guest.language,
+            baseline: format!("{:.1} ms", warm[0]),
+            polyplug: format!("{:.1} ms", cold[0]),
+            ratio: cold[0] / warm[0],
+            target: "",
+        },
+        Row {
+            what: "greet: warm call vs first call after load".into(),
+            language: guest.language,
+            baseline: format!("{:.2} us", warm[2]),
+            polyplug: format!("{:.2} us", warm[1]),
+            ratio: warm[1] / warm[2],
+            target: if guest.language == "js" {
+                "first < 1 ms"
+            } else {
+                ""
+            },
+        },
+    ]
+}
+
+/// Prints milliseconds from start to the first result, then microseconds of
+/// the first call after load and of a warm call.
+fn cold_start_child(guest: Guest) {
+    let started = Instant::now();
+    let host = guest.host(1);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let call = || {
+        let began = Instant::now();
+        runtime
+            .block_on(host.call_json("p", "greet", GREET_INPUT))
+            .unwrap();
+        began.elapsed().as_secs_f64() * 1e6
+    };
+    let first = call();
+    let to_first_result = started.elapsed().as_secs_f64() * 1e3;
+    let warm = (0..100).map(|_| call()).fold(f64::INFINITY, f64::min);
+    println!("{to_first_result} {first} {warm}");
+}
+
+fn memory(guest: Guest) -> Row {
+    let per_instance = child("rss", guest, false)[0];
+    Row {
+        what: "RSS per pooled instance (engine + code + instance)".into(),
+        language: guest.language,
+        baseline: "-".into(),
+        polyplug: format!("{:.1} MiB", per_instance / 1024.0),
+        ratio: f64::NAN,
+        target: "",
+    }
+}
+
+/// Prints the KiB of resident memory each loaded, called, idle instance
+/// adds: eight hosts with one instance each, so every instance carries its
+/// own engine and compiled code, as a pool slot does.
+fn rss_child(guest: Guest) {
+    const HOSTS: usize = 8;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let warm = guest.host(1);
+    runtime
+        .block_on(warm.call_json("p", "greet", GREET_INPUT))
+        .unwrap();
+    let before = rss_kib();
+    let hosts: Vec<Host> = (0..HOSTS).map(|_| guest.host(1)).collect();
+    for host in &hosts {
+        runtime
+            .block_on(host.call_json("p", "greet", GREET_INPUT))
+            .unwrap();
+    }
+    println!("{}", (rss_kib() - before) / HOSTS as f64);
+}
+
+fn rss_kib() -> f64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("Linux /proc");
+    let pages: f64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4.0
+}
+
+fn micros(d: Duration) -> String {
+    format!("{:.2} us", d.as_secs_f64() * 1e6)
+}
+
+fn ratio(ours: Duration, baseline: Duration) -> f64 {
+    ours.as_secs_f64() / baseline.as_secs_f64()
+}
+
+fn print_table(rows: &[Row]) {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let backtrace = std::env::var("RUST_BACKTRACE").unwrap_or_else(|_| "unset".into());
+    println!("polyplug bench: {cores} cores, RUST_BACKTRACE={backtrace}, release build\n");
+    println!(
+        "| {:<62} | {:<14} | {:>12} | {:>12} | {:>7} | {:<12} |",
+        "measurement", "language", "baseline", "polyplug", "ratio", "target"
+    );
+    println!(
+        "|{:-<64}|{:-<16}|{:->14}|{:->14}|{:->9}|{:-<14}|",
+        "", "", "", "", "", ""
+    );
+    for row in rows {
+        let ratio = if row.ratio.is_nan() {
+            "-".to_string()
+        } else {
+            format!("{:.2}x", row.ratio)
+        };
+        println!(
+            "| {:<62} | {:<14} | {:>12} | {:>12} | {:>7} | {:<12} |",
+            row.what, row.language, row.baseline, row.polyplug, ratio, row.target
+        );
+    }
+}
