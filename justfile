@@ -4,6 +4,7 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 guests_out := justfile_directory() / "target/guests"
+js_compiler := justfile_directory() / "sdk/js/compiler/target/release/polyplug-js"
 toolchain := `sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml`
 
 # List the recipes.
@@ -18,10 +19,18 @@ setup:
     cd guests/assemblyscript && if [ ! package-lock.json -ot node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; else echo "up to date"; fi
     @echo "==> Go modules for the Go guest"
     cd guests/go && go mod download
+    @echo "==> clang 14 and wasi-libc from Debian, to compile QuickJS for the JS core"
+    if command -v clang-14 >/dev/null && command -v llvm-ar-14 >/dev/null && [ -f /usr/include/wasm32-wasi/stdlib.h ]; then \
+        echo "already installed"; \
+    else \
+        sudo=$([ "$(id -u)" = 0 ] || echo sudo); \
+        $sudo apt-get install -y --no-install-recommends clang-14 llvm-14 wasi-libc \
+            || { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends clang-14 llvm-14 wasi-libc; }; \
+    fi
     @echo "==> setup done"
 
 # Build every reference guest into target/guests/.
-build-guests: setup build-guest-rust build-guest-go build-guest-as
+build-guests: setup build-guest-rust build-guest-go build-guest-as build-guest-js
     @ls -l {{guests_out}}/*.wasm | awk '{printf "    %-60s %8d bytes\n", $9, $5}'
 
 # Build the Rust guest (wasm32-unknown-unknown).
@@ -47,6 +56,23 @@ build-guest-as:
     mkdir -p {{guests_out}}
     cd guests/assemblyscript && npm run --silent build
 
+# Build the JS core and the `polyplug-js` compiler, then the JS guest and the JS test plugins.
+build-guest-js: build-js-compiler
+    @echo "==> compiling the JS guest with polyplug-js"
+    mkdir -p {{guests_out}}/js-tests
+    {{js_compiler}} build guests/js/src/plugin.js -o {{guests_out}}/reference-js.wasm
+    for script in tests/js/*.js; do \
+        case "$script" in *.bad.js) continue;; esac; \
+        {{js_compiler}} build "$script" -o {{guests_out}}/js-tests/$(basename "$script" .js).wasm; \
+    done
+
+# Build `polyplug-js` (sdk/js/compiler) and the JS core it embeds (sdk/js/core).
+build-js-compiler:
+    @echo "==> building the JS core (QuickJS for wasm32-wasip1; cold: about a minute)"
+    cd sdk/js/core && cargo build --release --locked
+    @echo "==> building polyplug-js (cold: a few minutes on 2 cores)"
+    cd sdk/js/compiler && cargo build --release --locked
+
 # Build the host library and the `polyplug` binary.
 build:
     @echo "==> building the host (a cold build compiles wasmtime: allow 10+ minutes on 2 cores)"
@@ -60,6 +86,8 @@ test: build-guests
     cd sdk/rust && cargo test --locked
     @echo "==> testing the Go SDK"
     cd sdk/go && go test ./...
+    @echo "==> testing polyplug-js"
+    cd sdk/js/compiler && cargo test --release --locked
 
 # Build the guests, load examples/polyplug.toml and call every sample plugin in every language.
 demo: build-guests
@@ -69,6 +97,13 @@ demo: build-guests
 # Serve examples/polyplug.toml over HTTP on 127.0.0.1:8080 (Ctrl-C stops it gracefully).
 serve: build-guests
     cargo run --locked --quiet -p polyplug -- --config examples/polyplug.toml serve
+
+# Measure polyplug against raw Extism and native code; prints one table (release build, a few minutes).
+bench: build-guests
+    @echo "==> building the benchmark (release: the first build compiles wasmtime optimised, ~15 minutes on 2 cores)"
+    cargo build --release --locked -p polyplug-bench
+    @echo "==> measuring with RUST_BACKTRACE=0 (backtraces make every Extism call several times slower)"
+    RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0 target/release/polyplug-bench
 
 # Call one plugin function from examples/polyplug.toml, e.g. `just call reference_go greet '{"name":"Ada"}'`.
 call plugin function input: build
@@ -80,9 +115,13 @@ lint:
     cargo fmt --all --check
     cd guests/rust && cargo fmt --check
     cd sdk/rust && cargo fmt --check
+    cd sdk/js/core && cargo fmt --check
+    cd sdk/js/compiler && cargo fmt --check
     @echo "==> clippy"
     cargo clippy --workspace --all-targets --locked -- -D warnings
     cd guests/rust && cargo clippy --release --locked -- -D warnings
+    cd sdk/js/core && cargo clippy --release --locked -- -D warnings
+    cd sdk/js/compiler && cargo clippy --release --locked --all-targets -- -D warnings
     @echo "==> go vet"
     cd sdk/go && go vet ./...
     cd guests/go && GOOS=wasip1 GOARCH=wasm go vet ./...
@@ -92,4 +131,6 @@ clean:
     cargo clean
     cd guests/rust && cargo clean
     cd sdk/rust && cargo clean
+    cd sdk/js/core && cargo clean
+    cd sdk/js/compiler && cargo clean
     rm -rf guests/assemblyscript/node_modules

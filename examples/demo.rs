@@ -6,10 +6,11 @@ use std::time::Instant;
 
 use polyplug::{CallError, Host};
 
-const LANGUAGES: [(&str, &str); 3] = [
+const LANGUAGES: [(&str, &str); 4] = [
     ("rust", "reference_rust"),
     ("go", "reference_go"),
     ("assemblyscript", "reference_as"),
+    ("js", "reference_js"),
 ];
 
 const CALLS: &[(&str, &str)] = &[

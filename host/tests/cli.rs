@@ -155,3 +155,43 @@ fn environment_variables_override_config_keys() {
         stderr(&out)
     );
 }
+
+#[test]
+fn plugin_log_lines_reach_the_host_log_tagged_with_the_plugin_name() {
+    let wasm = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/guests/js-tests/features.wasm")
+        .canonicalize()
+        .expect("the JS test plugins are built: run `just build-guests`");
+    let dir = std::env::temp_dir().join(format!("polyplug-cli-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("polyplug.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[plugins.chatty]\nwasm = {:?}\nwasi = true\n",
+            wasm.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = run(
+        Command::new(env!("CARGO_BIN_EXE_polyplug"))
+            .arg("--config")
+            .arg(&config)
+            .args(["call", "chatty", "logs", r#"{"text":"ünï"}"#]),
+        b"",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = stderr(&out);
+    for (level, line) in [
+        ("INFO", r#"console.log says ünï {"n":1}"#),
+        ("WARN", "console.warn says ünï"),
+        ("ERROR", "console.error says ünï"),
+    ] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(level) && l.contains("plugin=chatty") && l.contains(line)),
+            "no {level} line with `plugin=chatty` and `{line}` in:\n{log}"
+        );
+    }
+}

@@ -41,6 +41,27 @@ pub const ASSEMBLYSCRIPT: Guest = Guest {
     wasi: false,
 };
 
+pub const JS: Guest = Guest {
+    language: "js",
+    file: "reference-js.wasm",
+    wasi: true,
+};
+
+/// A plugin built from `tests/js/<name>.js` by `just build-guest-js`.
+pub fn js_test_plugin(name: &str) -> PluginConfig {
+    let path = repo_root()
+        .join("target/guests/js-tests")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "`{}` is missing: run `just build-guests` (or `just test`, which builds it)",
+        path.display()
+    );
+    let mut plugin = PluginConfig::new(WasmSource::File(path));
+    plugin.wasi = true;
+    plugin
+}
+
 impl Guest {
     /// The guest's module; fails the test with the fix if it was not built.
     pub fn wasm(&self) -> PathBuf {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use polyplug::{CallError, Host, HostPattern};
 
-use crate::support::{self, ASSEMBLYSCRIPT, GO, Guest, RUST, TestServer};
+use crate::support::{self, ASSEMBLYSCRIPT, GO, Guest, JS, RUST, TestServer};
 
 /// One case: `<function>/<case>.input.json` and what it must produce.
 struct Case {
@@ -145,4 +145,9 @@ async fn go_guest_passes_every_vector() {
 #[tokio::test(flavor = "multi_thread")]
 async fn assemblyscript_guest_passes_every_vector() {
     run_all(ASSEMBLYSCRIPT).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn js_guest_passes_every_vector() {
+    run_all(JS).await;
 }

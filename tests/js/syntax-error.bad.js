@@ -1,0 +1,4 @@
+export function greet() {
+  const name = "unterminated;
+  return { name };
+}
