@@ -149,56 +149,59 @@ fn main() {
     print_table(&rows);
 }
 
-const WARM_UP: usize = 300;
-const ROUNDS: usize = 5;
-const CALLS_PER_ROUND: u32 = 2000;
+const WARM_UP: u32 = 300;
+const ROUNDS: usize = 15;
+const CALLS_PER_ROUND: u32 = 1000;
 
-/// Mean time of one call of `f`, as the median of the rounds' means.
-fn time_per_call(mut f: impl FnMut()) -> Duration {
-    (0..WARM_UP).for_each(|_| f());
-    median((0..ROUNDS).map(|_| {
+/// Time per call of two ways of doing one thing, each given as "run this
+/// many calls". Rounds alternate, so a change in the machine's load hits
+/// both alike; each result is the median of its rounds.
+fn compare(mut a: impl FnMut(u32), mut b: impl FnMut(u32)) -> (Duration, Duration) {
+    a(WARM_UP);
+    b(WARM_UP);
+    let round = |run: &mut dyn FnMut(u32)| {
         let started = Instant::now();
-        (0..CALLS_PER_ROUND).for_each(|_| f());
+        run(CALLS_PER_ROUND);
         started.elapsed() / CALLS_PER_ROUND
-    }))
-}
-
-/// The same for an async caller awaiting one call after another.
-async fn time_per_await<F: std::future::Future<Output = ()>>(mut f: impl FnMut() -> F) -> Duration {
-    for _ in 0..WARM_UP {
-        f().await;
-    }
-    let mut rounds = Vec::with_capacity(ROUNDS);
+    };
+    let (mut a_rounds, mut b_rounds) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
-        let started = Instant::now();
-        for _ in 0..CALLS_PER_ROUND {
-            f().await;
-        }
-        rounds.push(started.elapsed() / CALLS_PER_ROUND);
+        a_rounds.push(round(&mut a));
+        b_rounds.push(round(&mut b));
     }
-    median(rounds.into_iter())
+    (median(a_rounds), median(b_rounds))
 }
 
-fn median(rounds: impl Iterator<Item = Duration>) -> Duration {
-    let mut rounds: Vec<Duration> = rounds.collect();
+fn median(mut rounds: Vec<Duration>) -> Duration {
     rounds.sort();
     rounds[rounds.len() / 2]
 }
 
-/// `Host::call_json` of `greet`, awaited back to back inside the runtime.
-fn time_host_greet(runtime: &tokio::runtime::Runtime, host: &Host) -> Duration {
-    runtime.block_on(time_per_await(|| async {
-        host.call_json("p", "greet", GREET_INPUT).await.unwrap();
-    }))
+/// Runs `calls` calls of `greet` through `Host::call_json`, one after
+/// another, from a task on a runtime worker, as a service's handler would.
+fn host_greets(runtime: &tokio::runtime::Runtime, host: &Arc<Host>) -> impl FnMut(u32) {
+    move |calls| {
+        let host = host.clone();
+        runtime
+            .block_on(runtime.spawn(async move {
+                for _ in 0..calls {
+                    host.call_json("p", "greet", GREET_INPUT).await.unwrap();
+                }
+            }))
+            .unwrap();
+    }
 }
 
 fn per_call(runtime: &tokio::runtime::Runtime, guest: Guest) -> (Row, Duration) {
     let mut raw = guest.raw();
-    let raw_time = time_per_call(|| {
-        let out: &[u8] = raw.call("greet", GREET_INPUT).unwrap();
-        assert!(!out.is_empty());
-    });
-    let ours = time_host_greet(runtime, &guest.host(1));
+    let raw_greets = |calls| {
+        for _ in 0..calls {
+            let out: &[u8] = raw.call("greet", GREET_INPUT).unwrap();
+            assert!(!out.is_empty());
+        }
+    };
+    let host = Arc::new(guest.host(1));
+    let (raw_time, ours) = compare(raw_greets, host_greets(runtime, &host));
     let row = Row {
         what: "greet per call: extism::Plugin::call vs Host::call_json".into(),
         language: guest.language,
@@ -232,9 +235,15 @@ fn http_rows(runtime: &tokio::runtime::Runtime) -> Vec<Row> {
     let guest = Guest::by_name("rust");
     let host = Arc::new(guest.host(polyplug::Limits::default().instances));
     let expect = native_greet(GREET_INPUT);
-    let (native, ours) = runtime.block_on(async {
-        let native = http::serve_native().await;
-        let ours = http::serve_polyplug(host).await;
+    // The servers run on the runtime's workers; the load generator gets a
+    // thread and a runtime of its own, as a separate process would.
+    let (native, ours) =
+        runtime.block_on(async { (http::serve_native().await, http::serve_polyplug(host).await) });
+    let generator = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (native, ours) = generator.block_on(async {
         (
             http::drive(native, "/greet", GREET_INPUT, &expect).await,
             http::drive(ours, "/v1/plugins/p/greet", GREET_INPUT, &expect).await,
@@ -286,10 +295,13 @@ fn native_greet(input: &[u8]) -> Vec<u8> {
 }
 
 fn native_vs_guest(runtime: &tokio::runtime::Runtime) -> Row {
-    let native = time_per_call(|| {
-        std::hint::black_box(native_greet(std::hint::black_box(GREET_INPUT)));
-    });
-    let ours = time_host_greet(runtime, &Guest::by_name("rust").host(1));
+    let native_greets = |calls| {
+        for _ in 0..calls {
+            std::hint::black_box(native_greet(std::hint::black_box(GREET_INPUT)));
+        }
+    };
+    let host = Arc::new(Guest::by_name("rust").host(1));
+    let (native, ours) = compare(native_greets, host_greets(runtime, &host));
     Row {
         what: "greet: native Rust fn vs Rust guest via Host::call_json".into(),
         language: "rust",

@@ -103,8 +103,13 @@ impl Host {
 
     /// Calls `function` of `plugin` with raw JSON bytes and returns the raw
     /// JSON output, both checked against the contract. The call waits up to
-    /// the plugin's `queue_timeout` for a free instance, then runs on a
-    /// blocking thread, so it never stalls the async runtime.
+    /// the plugin's `queue_timeout` for a free instance, then runs without
+    /// stalling other tasks: on a multi-threaded runtime the calling worker
+    /// hands its other tasks to another thread (`block_in_place`) and runs
+    /// the plugin itself; on a current-thread runtime the plugin runs on the
+    /// blocking pool. Once the plugin runs, its `timeout` bounds the call;
+    /// futures joined with this one in the same task (`select!`, `join!`)
+    /// wait for it.
     pub async fn call_json(
         &self,
         plugin: &str,
@@ -151,10 +156,17 @@ impl Host {
                 instances: loaded.pool.size(),
                 waited: wait,
             })?;
-        let function = function.to_string();
-        tokio::task::spawn_blocking(move || loaded.call_blocking(lease, &function, &input))
-            .await
-            .unwrap_or_else(|join_error| std::panic::resume_unwind(join_error.into_panic()))
+        if on_multi_thread_runtime() {
+            // The call runs on this thread; tokio first hands this worker's
+            // other tasks to another thread. Cheaper than a round trip to
+            // the blocking pool, which would cost more than a small call.
+            tokio::task::block_in_place(|| loaded.call_blocking(lease, function, &input))
+        } else {
+            let function = function.to_string();
+            tokio::task::spawn_blocking(move || loaded.call_blocking(lease, &function, &input))
+                .await
+                .unwrap_or_else(|join_error| std::panic::resume_unwind(join_error.into_panic()))
+        }
     }
 
     /// The loaded plugins, by name, with their live counters.
@@ -190,4 +202,11 @@ impl Host {
                 plugin: name.to_string(),
             })
     }
+}
+
+/// Whether `block_in_place` may run here: only a multi-threaded runtime can
+/// move a worker's other tasks away while a call blocks its thread.
+fn on_multi_thread_runtime() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }

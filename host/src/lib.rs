@@ -5,7 +5,8 @@
 //!
 //! - [`Host`]: load plugins ([`Host::from_config_file`], [`Host::new`]) and
 //!   call them ([`Host::call`] for typed values, [`Host::call_json`] for raw
-//!   bytes). Calls run on tokio's blocking pool.
+//!   bytes). A running call never stalls other tasks (`block_in_place` on
+//!   a multi-threaded runtime, the blocking pool otherwise).
 //! - [`HostConfig`] and [`PluginConfig`]: what each plugin may do (HTTP
 //!   hosts, directories, config values) and its [`Limits`] (timeout,
 //!   memory, fuel, input/output sizes). Everything is checked at load.

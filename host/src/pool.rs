@@ -59,10 +59,14 @@ impl Pool {
     /// The lease holds an idle slot, or `None` when the caller must make one
     /// (which the permit entitles it to).
     pub async fn lease(&self, wait: std::time::Duration) -> Option<Lease> {
-        let permit = tokio::time::timeout(wait, self.permits.clone().acquire_owned())
-            .await
-            .ok()?
-            .expect("the semaphore is never closed");
+        // A free instance is the common case: take it without arming a timer.
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => tokio::time::timeout(wait, self.permits.clone().acquire_owned())
+                .await
+                .ok()?
+                .expect("the semaphore is never closed"),
+        };
         let slot = self.lock().pop();
         Some(Lease {
             _permit: permit,
