@@ -105,6 +105,18 @@ fn limit_or_trap(
             url,
         };
     }
+    if elapsed >= limits.timeout {
+        // The interrupt can land inside a kernel call that a host function
+        // makes (reading a var key, say); Extism then reports the host
+        // function's failure instead of "timeout". A call that failed at or
+        // past its deadline was stopped by it.
+        tracing::debug!(plugin = %name, ?elapsed, %root, "failure at the deadline counted as timeout");
+        return CallError::Timeout {
+            plugin: name,
+            function,
+            limit: limits.timeout,
+        };
+    }
     CallError::Trap {
         plugin: name,
         function,

@@ -147,7 +147,7 @@ impl LoadedPlugin {
             Err(err) => {
                 let (error, state) = classify(self, function, err, started.elapsed());
                 if state == Instance::Intact {
-                    slot.instance = Some(instance);
+                    self.keep(slot, instance);
                 }
                 return Err(error);
             }
@@ -165,8 +165,18 @@ impl LoadedPlugin {
             function: function.to_string(),
             problem,
         })?;
-        slot.instance = Some(instance);
+        self.keep(slot, instance);
         Ok(output)
+    }
+
+    /// Keeps a healthy instance for the slot's next call, unless the plugin
+    /// has files: Extism puts no cap on the descriptors a WASI instance may
+    /// hold open, so such an instance is dropped after every call, which
+    /// closes them (see SECURITY.md).
+    fn keep(&self, slot: &mut Slot, instance: extism::Plugin) {
+        if self.config.allowed_paths.is_empty() {
+            slot.instance = Some(instance);
+        }
     }
 
     /// Compiles the module for one more slot (normally from wasmtime's cache).

@@ -2,6 +2,7 @@
 
 mod concurrency;
 mod config_cases;
+mod hostile;
 mod js;
 mod limits;
 mod server;

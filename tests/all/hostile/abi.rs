@@ -1,0 +1,215 @@
+//! ABI abuse: Extism's kernel and host functions called with offsets and
+//! lengths that were never allocated, huge or hostile log lines, and a full
+//! variable store. Out of bounds, the kernel reads 0 and ignores writes;
+//! host functions fail the call as a `Trap` naming the bad handle.
+//!
+//! Kernel metadata that a plugin forges (a block length, the output length)
+//! crashes the host instead: see `findings.rs`.
+
+use super::harness::{Case, Expect, check_once};
+use super::wat::kernel_bytes;
+
+/// Far past the end of any memory, but within `u64`.
+const FAR: &str = "(i64.const 0xffffffffffff)";
+/// Inside Extism's first memory page, but never handed out by `alloc`.
+const BOGUS: &str = "(i64.const 0x1234)";
+
+/// A case whose export `f` runs `statements`, then writes `number` (an
+/// `i64` expression) as its output.
+fn writes(name: &str, statements: &str, number: &str, expect: u64) -> Case {
+    let body = format!(
+        r#"{key} (func (export "f") (result i32)
+          {statements}
+          (call $emit_number {number})
+          (i32.const 0))"#,
+        key = kernel_bytes("$key", b"key"),
+    );
+    Case::wat(name, &body, Expect::Output(expect.to_string().into_bytes()))
+}
+
+/// A case whose export `f` runs `statements` and returns 0.
+fn runs(name: &str, statements: &str, expect: Expect) -> Case {
+    let body = format!(
+        r#"{key} {request} (func (export "f") (result i32) {statements} (i32.const 0))"#,
+        key = kernel_bytes("$key", b"key"),
+        request = kernel_bytes("$not_json", b"GET / HTTP/1.1"),
+    );
+    Case::wat(name, &body, expect)
+}
+
+/// Log lines no terminal or log collector should trust.
+const ANSI: &[u8] =
+    b"\x1b[31mred\x1b[0m\r\n2099-01-01T00:00:00Z  INFO forged: line\x1b]0;title\x07\x1b[2J";
+const NOT_UTF8: &[u8] = b"not \xff\xfe utf-8 \xc3";
+
+pub fn cases() -> Vec<Case> {
+    let log_lines = format!(
+        r#"{ansi} {not_utf8}
+        (func (export "f") (result i32)
+          (call $log_info (call $ansi)) (call $log_warn (call $ansi))
+          (call $log_error (call $ansi)) (call $log_debug (call $ansi))
+          (call $log_info (call $not_utf8)) (call $log_warn (call $not_utf8))
+          (call $log_error (call $not_utf8)) (call $log_debug (call $not_utf8))
+          (call $emit_number (i64.const 0))
+          (i32.const 0))"#,
+        ansi = kernel_bytes("$ansi", ANSI),
+        not_utf8 = kernel_bytes("$not_utf8", NOT_UTF8),
+    );
+    vec![
+        writes(
+            "`load_u64` far out of bounds reads 0",
+            "",
+            &format!("(call $load_u64 {FAR})"),
+            0,
+        ),
+        writes(
+            "`load_u8` far out of bounds reads 0",
+            "",
+            &format!("(i64.extend_i32_u (call $load_u8 {FAR}))"),
+            0,
+        ),
+        writes(
+            "`store_u64` and `store_u8` far out of bounds are ignored",
+            &format!(
+                "(call $store_u64 {FAR} (i64.const -1)) (call $store_u8 {FAR} (i32.const 255))"
+            ),
+            &format!("(call $load_u64 {FAR})"),
+            0,
+        ),
+        writes(
+            "`input_load_u64` past the input reads 0",
+            "",
+            "(call $input_load_u64 (i64.const 0x10000000000))",
+            0,
+        ),
+        writes(
+            "`input_load_u8` past the input reads 0",
+            "",
+            "(i64.extend_i32_u (call $input_load_u8 (i64.const 0x10000000000)))",
+            0,
+        ),
+        writes(
+            "`length` and `length_unsafe` of offsets never allocated are 0",
+            "",
+            &format!("(i64.add (call $length {BOGUS}) (call $length_unsafe {FAR}))"),
+            0,
+        ),
+        writes(
+            "`free` of offsets never allocated, and twice of one that was, is ignored",
+            &format!(
+                "(call $free {BOGUS}) (call $free {FAR}) (call $free (i64.const 0))
+                 (call $free (call $key)) (call $free (call $key))"
+            ),
+            "(i64.const 0)",
+            0,
+        ),
+        writes(
+            "`free` of the input empties it",
+            "(call $free (call $input_offset))",
+            "(call $input_length)",
+            0,
+        ),
+        writes(
+            "`reset` in the middle of a call drops the input",
+            "(call $reset)",
+            "(call $input_length)",
+            0,
+        ),
+        writes(
+            "`alloc` of 2^64-1 bytes returns a block, not 0",
+            "",
+            "(i64.extend_i32_u (i64.ne (call $alloc (i64.const -1)) (i64.const 0)))",
+            1,
+        ),
+        writes(
+            "`config_get` of a key not configured is 0",
+            "",
+            "(call $config_get (call $key))",
+            0,
+        ),
+        runs(
+            "`output_set` at an offset never allocated is ignored",
+            &format!("(call $output_set {BOGUS} (i64.const 16))"),
+            Expect::InvalidOutput,
+        ),
+        runs(
+            "`error_set` at an offset never allocated is ignored",
+            &format!("(call $error_set {BOGUS}) (call $emit_number (i64.const 0))"),
+            Expect::Output(b"0".to_vec()),
+        ),
+        Case::wat(
+            "`error_set` at an offset never allocated, then returning 1",
+            &format!(r#"(func (export "f") (result i32) (call $error_set {BOGUS}) (i32.const 1))"#),
+            Expect::Trap("non-zero exit code: 1"),
+        ),
+        runs(
+            // Without a log subscriber (as in these tests) Extism drops the
+            // line before reading it; `polyplug serve` logs, and there this
+            // fails the call as a trap instead (see the hostile-suite report).
+            "`log_info` at an offset never allocated",
+            &format!("(call $log_info {BOGUS}) (call $emit_number (i64.const 0))"),
+            Expect::Output(b"0".to_vec()),
+        ),
+        Case::wat(
+            "log lines with ANSI escapes and invalid UTF-8, at every level",
+            &log_lines,
+            Expect::Output(b"0".to_vec()),
+        ),
+        runs(
+            "a 16MiB log line",
+            "(call $log_info (call $alloc (i64.const 0x1000000))) (call $emit_number (i64.const 0))",
+            Expect::Output(b"0".to_vec()),
+        ),
+        runs(
+            "`config_get` at an offset never allocated",
+            &format!("(drop (call $config_get {BOGUS}))"),
+            Expect::Trap("invalid handle offset for config key"),
+        ),
+        runs(
+            "`var_get` at an offset never allocated",
+            &format!("(drop (call $var_get {BOGUS}))"),
+            Expect::Trap("invalid handle offset for var key"),
+        ),
+        runs(
+            "`var_set` of a key never allocated",
+            &format!("(call $var_set {BOGUS} (call $key))"),
+            Expect::Trap("invalid handle offset for var key"),
+        ),
+        runs(
+            "`var_set` of a value never allocated",
+            &format!("(call $var_set (call $key) {BOGUS})"),
+            Expect::Trap("invalid handle offset for var value"),
+        ),
+        Case::wat(
+            // Extism caps the store at 1MiB by default, counting keys and
+            // values; each value here is 64KiB under a new 8-byte key.
+            "filling the variable store",
+            r#"(func $key_of (param $i i64) (result i64) (local $p i64)
+                (local.set $p (call $alloc (i64.const 8)))
+                (call $store_u64 (local.get $p) (local.get $i))
+                (local.get $p))
+              (func (export "f") (result i32) (local $i i64)
+                (loop $more
+                  (local.set $i (i64.add (local.get $i) (i64.const 1)))
+                  (call $var_set (call $key_of (local.get $i)) (call $alloc (i64.const 0x10000)))
+                  (br $more))
+                (i32.const 0))"#,
+            Expect::Trap("Variable store is full"),
+        ),
+        runs(
+            "`http_request` at an offset never allocated",
+            &format!("(drop (call $http_request {BOGUS} (i64.const 0)))"),
+            Expect::Trap("invalid handle offset for http request"),
+        ),
+        runs(
+            "`http_request` of a request that is not JSON",
+            "(drop (call $http_request (call $not_json) (i64.const 0)))",
+            Expect::Trap("expected value"),
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abi_abuse_is_ignored_or_ends_the_call() {
+    check_once(cases()).await;
+}

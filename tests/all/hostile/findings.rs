@@ -1,0 +1,364 @@
+//! What the host does not withstand yet. Each test states the behaviour
+//! the host must have, named after what broke, and carries
+//! `#[should_panic]` with the evidence of today's failure: it passes while
+//! the bug is there, and fails, telling whoever fixed it to drop the
+//! attribute, once it is gone. Each test says where the fix belongs.
+//!
+//! Tests that crash or starve the process run it in a child (`child.rs`).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::time::{Duration, Instant};
+
+use polyplug::{AllowedPath, CallError, HostPattern};
+use serde_json::json;
+
+use super::harness::{SLACK, describe};
+use super::{child, cpu, files, wat};
+use crate::support::{RUST, Route, TestServer, host_with};
+
+/// Calls `f` of a plugin of [`wat::module`]`(body)`, in a child test.
+fn call_in_child(body: &str) -> Result<Vec<u8>, CallError> {
+    let host = host_with("forger", wat::plugin(body));
+    child::runtime().block_on(host.call_json("forger", "f", "{}"))
+}
+
+/// Runs the child test `name` of this module and asserts that it passed.
+fn in_child(name: &str) {
+    let path = format!("hostile::findings::{name}");
+    child::assert_passed(&path, &child::run(&path));
+}
+
+// Extism trusts lengths that live in the plugin's own memory: the output
+// length in the kernel's memory root, and each block's length in the
+// block's header. A plugin can set both, and the host then reads (or
+// copies) that many bytes past the end of linear memory: SIGSEGV, which
+// takes every plugin of the process down.
+//
+// Fix (Extism, carried as a `[patch.crates-io]` until released):
+// `CurrentPlugin::memory_bytes` and `memory_bytes_mut` must slice
+// `memory.data(store)` with a checked `offset..offset + len` and fail the
+// call when it is out of bounds; `Plugin::output` goes through them. In
+// polyplug, `plugin.rs` should also check `max_output` against the borrowed
+// output before `to_vec()` copies it.
+
+/// The kernel's `store_u64` bounds check compares the last byte written
+/// with the size of the memory root, but the root starts at offset 1, so
+/// offset 57 (the root's `output_length`) passes.
+#[test]
+#[should_panic(expected = "killed by signal 11 (SIGSEGV)")]
+fn a_forged_output_length_must_not_crash_the_host() {
+    in_child("child_forged_output_length");
+}
+
+#[test]
+#[ignore = "runs in a child process, started by `a_forged_output_length_must_not_crash_the_host`"]
+fn child_forged_output_length() {
+    if !child::in_child() {
+        return;
+    }
+    // The output length sits at offset 57 of the kernel's memory root: the
+    // one field of the root that `store_u64`'s bounds check lets through.
+    let result = call_in_child(
+        r#"(func (export "f") (result i32) (local $p i64)
+          (local.set $p (call $alloc (i64.const 1)))
+          (call $store_u8 (local.get $p) (i32.const 48))
+          (call $output_set (local.get $p) (i64.const 1))
+          (call $store_u64 (i64.const 57) (i64.const 0x40000000))
+          (i32.const 0))"#,
+    );
+    assert!(result.is_err(), "a forged 1GiB output was accepted");
+}
+
+/// No forging at all: the kernel truncates `alloc(u64::MAX)`'s page count
+/// to 32 bits and hands out a block whose length runs past the end of
+/// memory; `error_set` on it makes Extism read the error string from there.
+#[test]
+#[should_panic(expected = "killed by signal 11 (SIGSEGV)")]
+fn an_allocation_of_2_64_bytes_set_as_the_error_must_not_crash_the_host() {
+    in_child("child_huge_allocation_as_error");
+}
+
+#[test]
+#[ignore = "runs in a child process, started by `an_allocation_of_2_64_bytes_set_as_the_error_must_not_crash_the_host`"]
+fn child_huge_allocation_as_error() {
+    if !child::in_child() {
+        return;
+    }
+    let result = call_in_child(
+        r#"(func (export "f") (result i32)
+          (call $error_set (call $alloc (i64.const -1)))
+          (i32.const 1))"#,
+    );
+    assert!(
+        matches!(result, Err(CallError::Trap { .. })),
+        "{}",
+        describe(&result)
+    );
+}
+
+/// Every host function that takes a handle (`config_get`, `var_get`,
+/// `var_set`, `http_request`, and `log_*` when logging is on) reads as many
+/// bytes as the block's header claims.
+#[test]
+#[should_panic(expected = "killed by signal 11 (SIGSEGV)")]
+fn a_forged_block_length_passed_to_a_host_function_must_not_crash_the_host() {
+    in_child("child_forged_block_length");
+}
+
+#[test]
+#[ignore = "runs in a child process, started by `a_forged_block_length_passed_to_a_host_function_must_not_crash_the_host`"]
+fn child_forged_block_length() {
+    if !child::in_child() {
+        return;
+    }
+    // A block's header (12 bytes before its data: status, size, used) is
+    // ordinary kernel memory; `used` becomes 2GiB.
+    let result = call_in_child(
+        r#"(func (export "f") (result i32) (local $p i64)
+          (local.set $p (call $alloc (i64.const 16)))
+          (call $store_u64 (i64.sub (local.get $p) (i64.const 8)) (i64.const 0x7ffffff000000010))
+          (drop (call $config_get (local.get $p)))
+          (i32.const 0))"#,
+    );
+    assert!(
+        matches!(result, Err(CallError::Trap { .. })),
+        "{}",
+        describe(&result)
+    );
+}
+
+/// When the timeout interrupts the kernel call that a host function makes
+/// (`var_get` looking up its key's length), Extism's `memory_handle` drops
+/// the interrupt (`unwrap_or_default`) and fails the host function with
+/// "invalid handle offset for var key": about one call in three of this
+/// loop, so forty calls show it.
+///
+/// Fixed in polyplug (`failure.rs`, `limit_or_trap`): a call that failed at
+/// or past its deadline is a `Timeout`, whatever the message says.
+#[test]
+fn a_timeout_inside_a_host_function_is_reported_as_a_timeout() {
+    let case = cpu::spinning("", cpu::VAR_GET, super::harness::Expect::Timeout);
+    let host = host_with("looper", case.plugin);
+    let runtime = child::runtime();
+    for _ in 0..40 {
+        let result = runtime.block_on(host.call_json("looper", "f", "{}"));
+        assert!(
+            matches!(result, Err(CallError::Timeout { .. })),
+            "a call that ran out its timeout was reported as a trap: {}",
+            describe(&result)
+        );
+    }
+}
+
+/// An HTTP server on 127.0.0.1 that redirects every request to `location`.
+fn redirecting_to(location: String) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut line = String::new();
+            let mut reader = BufReader::new(&stream);
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let head = format!(
+                "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = (&stream).write_all(head.as_bytes());
+        }
+    });
+    base
+}
+
+/// Extism checks `allowed_hosts` against the URL the plugin asked for, and
+/// its HTTP client (ureq) then follows redirects anywhere: an allowed host
+/// with an open redirect reaches internal addresses.
+///
+/// Fix (Extism `pdk::http_request`): `.max_redirects(0)` on the request, so
+/// a 3xx goes back to the plugin, whose next request is checked again.
+#[test]
+#[should_panic(expected = "followed a redirect")]
+fn an_http_redirect_is_checked_against_allowed_hosts() {
+    let data = TestServer::start(BTreeMap::from([(
+        "/data".to_string(),
+        Route::json(200, r#"{"answer":42}"#),
+    )]));
+    // `localhost` is the same machine under a name the plugin was not
+    // granted: a stand-in for a metadata service or an internal API.
+    let port = data.base.rsplit(':').next().unwrap();
+    let redirect = redirecting_to(format!("http://localhost:{port}/data"));
+    let mut plugin = RUST.plugin();
+    plugin.allowed_hosts = vec![HostPattern::parse("127.0.0.1").unwrap()];
+    let host = host_with("fetcher", plugin);
+    let input = json!({ "url": format!("{redirect}/start") });
+    let result = child::runtime().block_on(host.call::<_, serde_json::Value>(
+        "fetcher",
+        "fetch_json",
+        &input,
+    ));
+    assert!(
+        matches!(result, Err(CallError::HostNotAllowed { ref host, .. }) if host == "localhost"),
+        "followed a redirect to `localhost`, which is not in `allowed_hosts`: {result:?}"
+    );
+}
+
+/// Extism's limiter lets any table without a declared maximum grow; only
+/// the allocation failing stops it (`table.grow` by 2^32-1 asks for 32GiB).
+///
+/// Fix (polyplug, `plugin.rs` `inspect`): refuse at load a module that uses
+/// `table.grow` or declares a table larger than a cap (say 100,000
+/// entries); or cap tables in wasmtime's pooling allocator
+/// (`table_elements`) through `PluginBuilder::with_wasmtime_config`, which
+/// needs polyplug to depend on the same `wasmtime` as Extism.
+#[test]
+#[should_panic(expected = "grew a table")]
+fn growing_a_table_counts_against_the_memory_limit() {
+    // 4Mi entries of 8 bytes: 32MiB of host memory, under a 1MiB ceiling.
+    let mut plugin = wat::plugin(
+        r#"(table $t 0 funcref)
+        (func (export "f") (result i32)
+          (drop (table.grow $t (ref.null func) (i32.const 0x400000)))
+          (call $emit_number (i64.extend_i32_u (table.size $t)))
+          (i32.const 0))"#,
+    );
+    plugin.limits.memory = 1 << 20;
+    let host = host_with("tables", plugin);
+    let result = child::runtime().block_on(host.call_json("tables", "f", "{}"));
+    assert!(
+        matches!(result, Err(CallError::MemoryLimit { .. })),
+        "grew a table of 4Mi entries (32MiB) past a 1MiB memory limit: {}",
+        describe(&result)
+    );
+}
+
+/// Extism runs start-up code twice: once when it links the module, before
+/// it installs the memory limiter, and again when a call instantiates it.
+/// The kernel's memory is shared by both, so this module grows (and
+/// touches) 64MiB only the first time; calls then succeed while the first
+/// instance holds the memory for as long as the plugin is loaded. With
+/// more memories, or `init_fuel` to spare, it is gigabytes.
+///
+/// Fix (Extism `Plugin::new_from_compiled` and `reset_store`): install the
+/// store's limiter before `relink`. Or, in polyplug, cap every memory of
+/// the slot's engine: `memory_reservation(limit)`,
+/// `memory_reservation_for_growth(0)`, `memory_may_move(false)`.
+#[test]
+#[should_panic(expected = "loaded and served")]
+fn start_up_code_cannot_grow_memory_past_the_limit() {
+    let body = r#"(memory 1)
+        (func $start (local $i i32)
+          (if (i64.eqz (call $length (i64.const 77)))
+            (then
+              (drop (call $alloc (i64.const 1)))
+              (drop (memory.grow (i32.const 1024)))
+              (loop $touch
+                (i32.store8 (local.get $i) (i32.const 1))
+                (local.set $i (i32.add (local.get $i) (i32.const 4096)))
+                (br_if $touch (i32.lt_u (local.get $i) (i32.const 0x4000000)))))))
+        (start $start)"#;
+    let mut plugin = wat::plugin(body);
+    plugin.limits.memory = 4 << 20;
+    let Ok(host) = polyplug::Host::new(crate::support::config_with("grower", plugin)) else {
+        return;
+    };
+    let result = child::runtime().block_on(host.call_json("grower", "good", "{}"));
+    assert!(
+        result.is_err(),
+        "loaded and served {} although its start-up code grew memory to 64MiB, past a 4MiB ceiling",
+        describe(&result)
+    );
+}
+
+/// `poll_oneoff` with one relative clock subscription: the call blocks in
+/// wasmtime-wasi, where the epoch interrupt cannot reach it, for as long as
+/// the plugin asked (up to 584 years), holding an instance slot and a
+/// blocking thread: `instances` such calls wedge the plugin, and every
+/// later call waits out `queue_timeout` and fails as `Busy`.
+///
+/// Fix (polyplug, `host.rs`): bound the wait for the blocking call by the
+/// timeout plus a grace period and answer `Timeout`, keeping the slot
+/// leased until the thread comes back, so the damage stays within the
+/// plugin's `instances`. The real fix is in Extism (a `poll_oneoff` that
+/// honours the deadline).
+#[test]
+#[should_panic(expected = "slept")]
+fn a_wasi_sleep_ends_at_the_timeout() {
+    let body = r#"(memory (export "memory") 1)
+        (func (export "f") (result i32)
+          (i32.store8 (i32.const 8) (i32.const 0))
+          (i32.store (i32.const 16) (i32.const 1))
+          (i64.store (i32.const 24) (i64.const 2000000000))
+          (drop (call $poll (i32.const 0) (i32.const 128) (i32.const 1) (i32.const 256)))
+          (call $emit_number (i64.const 0))
+          (i32.const 0))"#;
+    let poll = r#"(import "wasi_snapshot_preview1" "poll_oneoff"
+        (func $poll (param i32 i32 i32 i32) (result i32)))"#;
+    let mut plugin = crate::support::wat_plugin(&wat::module_importing(poll, body));
+    plugin.wasi = true;
+    plugin.limits.timeout = Duration::from_millis(100);
+    let host = host_with("sleeper", plugin);
+    let started = Instant::now();
+    let result = child::runtime().block_on(host.call_json("sleeper", "f", "{}"));
+    let took = started.elapsed();
+    assert!(
+        matches!(result, Err(CallError::Timeout { .. }))
+            && took < Duration::from_millis(100) + SLACK,
+        "slept {took:?} past its 100ms timeout, then returned {}",
+        describe(&result)
+    );
+}
+
+/// A WASI plugin with any `allowed_paths` can open files until the process
+/// runs out of descriptors. Extism builds the WASI context and offers no
+/// cap, so polyplug drops the instance of such a plugin after every call
+/// (`LoadedPlugin::keep`), which closes its files; during the call the
+/// exposure remains (SECURITY.md).
+#[test]
+fn a_wasi_plugin_cannot_exhaust_the_hosts_file_descriptors() {
+    in_child("child_file_descriptor_exhaustion");
+}
+
+#[test]
+#[ignore = "runs in a child process, started by `a_wasi_plugin_cannot_exhaust_the_hosts_file_descriptors`"]
+fn child_file_descriptor_exhaustion() {
+    if !child::in_child() {
+        return;
+    }
+    let sandbox = files::Sandbox::new();
+    // Opens `inside.txt` until `path_open` fails (at most 2^20 times) and
+    // writes how many it holds; it never closes one, and the instance,
+    // having succeeded, is kept.
+    let body = r#"(memory (export "memory") 1)
+        (data (i32.const 1024) "inside.txt")
+        (func (export "f") (result i32) (local $n i64)
+          (block $full (loop $open
+            (br_if $full (i32.ne (i32.const 0)
+              (call $path_open (i32.const 3) (i32.const 0) (i32.const 1024) (i32.const 10)
+                (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 16))))
+            (local.set $n (i64.add (local.get $n) (i64.const 1)))
+            (br_if $open (i64.lt_u (local.get $n) (i64.const 0x100000)))))
+          (call $emit_number (local.get $n))
+          (i32.const 0))"#;
+    let open = r#"(import "wasi_snapshot_preview1" "path_open"
+        (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))"#;
+    let mut plugin = crate::support::wat_plugin(&wat::module_importing(open, body));
+    plugin.wasi = true;
+    plugin.limits.timeout = Duration::from_secs(30);
+    plugin.allowed_paths = vec![AllowedPath {
+        host: sandbox.mount(),
+        guest: "/data".into(),
+        writable: false,
+    }];
+    let host = host_with("hoarder", plugin);
+    let runtime = child::runtime();
+    let result = runtime.block_on(host.call_json("hoarder", "f", "{}"));
+    // (Where the fd limit is over 2^20, the loop stops first and this
+    // cannot show the exhaustion.)
+    let socket = std::net::TcpListener::bind("127.0.0.1:0");
+    assert!(
+        socket.is_ok(),
+        "the plugin opened {} files and left the host out of file descriptors: {socket:?}",
+        describe(&result)
+    );
+}
