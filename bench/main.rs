@@ -372,8 +372,8 @@ fn child(mode: &str, guest: Guest, cold_cache: bool) -> Vec<f64> {
 /// call after load against a warm call.
 fn cold_start(guest: Guest) -> Vec<Row> {
     child("cold-start", guest, false); // make sure the cache holds it
-    let warm = child("cold-start", guest, false);
-    let cold = child("cold-start", guest, true);
+    let warm = median_of_children(5, || child("cold-start", guest, false));
+    let cold = median_of_children(3, || child("cold-start", guest, true));
     vec![
         Row {
             what: "load to first result: compile cache warm vs off".into(),
@@ -396,6 +396,19 @@ fn cold_start(guest: Guest) -> Vec<Row> {
             },
         },
     ]
+}
+
+/// Runs a child `runs` times; each of its numbers is the median over runs,
+/// since one process start is one noisy sample.
+fn median_of_children(runs: usize, mut run: impl FnMut() -> Vec<f64>) -> Vec<f64> {
+    let samples: Vec<Vec<f64>> = (0..runs).map(|_| run()).collect();
+    (0..samples[0].len())
+        .map(|i| {
+            let mut column: Vec<f64> = samples.iter().map(|s| s[i]).collect();
+            column.sort_by(f64::total_cmp);
+            column[column.len() / 2]
+        })
+        .collect()
 }
 
 /// Prints milliseconds from start to the first result, then microseconds of
