@@ -27,7 +27,16 @@ pub enum JsonProblem {
     DuplicateKey { key: String },
     #[error("nested deeper than {limit} levels")]
     TooDeep { limit: usize },
+    /// serde_json (with its `raw_value` feature, which the host's build
+    /// turns on) reads an object with this key as raw JSON text: a string
+    /// would turn into a document that was never checked.
+    #[error("key `{key}` is reserved by serde_json")]
+    ReservedKey { key: String },
 }
+
+/// Keys serde_json gives a meaning of its own (`RawValue`, arbitrary
+/// precision numbers); never valid contract JSON.
+const SERDE_RESERVED_PREFIX: &str = "$serde_json::private::";
 
 /// Checks that `bytes` is exactly one JSON document that every guest
 /// language reads the same way.
@@ -55,20 +64,19 @@ pub fn check_json(bytes: &[u8]) -> Result<(), JsonProblem> {
 }
 
 /// Reads the contract error object `{"code": "...", "message": "..."}` a
-/// plugin sets through Extism's error channel; `None` if `text` is not one.
+/// plugin sets through Extism's error channel; `None` if `text` is not one:
+/// it must be strict contract JSON (see [`check_json`]) and an object (a
+/// derived struct would also take `["code", "message"]`).
 pub fn parse_plugin_error(text: &str) -> Option<(String, String)> {
-    #[derive(serde::Deserialize)]
-    struct ErrorObject {
-        code: String,
-        message: String,
-    }
-    let object: ErrorObject = serde_json::from_str(text).ok()?;
-    let valid_code = !object.code.is_empty()
-        && object
-            .code
+    check_json(text.as_bytes()).ok()?;
+    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).ok()?;
+    let field = |name: &str| object.get(name)?.as_str().map(str::to_string);
+    let (code, message) = (field("code")?, field("message")?);
+    let valid_code = !code.is_empty()
+        && code
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    valid_code.then_some((object.code, object.message))
+    valid_code.then_some((code, message))
 }
 
 /// One JSON value at a given depth; records the first contract problem in
@@ -146,6 +154,11 @@ impl<'de> Visitor<'de> for Node<'_> {
         self.enter()?;
         let mut keys: HashSet<Cow<'de, str>> = HashSet::new();
         while let Some(Key(key)) = map.next_key()? {
+            if key.starts_with(SERDE_RESERVED_PREFIX) {
+                return Err(self.fail(JsonProblem::ReservedKey {
+                    key: key.into_owned(),
+                }));
+            }
             if keys.contains(&key) {
                 return Err(self.fail(JsonProblem::DuplicateKey {
                     key: key.into_owned(),
@@ -183,6 +196,44 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by `cargo fuzz` (fuzz/seeds/contract/raw-value-key.json): with
+    /// serde_json's `raw_value` feature this string became an unchecked
+    /// array holding a duplicate key.
+    #[test]
+    fn serde_json_reserved_keys_are_refused() {
+        for text in [
+            r#"{"$serde_json::private::RawValue":"[{\"a\":1,\"a\":2}]"}"#,
+            r#"{"\u0024serde_json::private::RawValue":"[]"}"#,
+            r#"[{"x":{"$serde_json::private::Number":"1"}}]"#,
+        ] {
+            assert!(
+                matches!(
+                    check_json(text.as_bytes()),
+                    Err(JsonProblem::ReservedKey { .. })
+                ),
+                "{text}"
+            );
+        }
+    }
+
+    /// Found by `cargo fuzz`: an array and a lone surrogate in a field
+    /// nobody reads passed as contract error objects.
+    #[test]
+    fn plugin_errors_are_strict_objects() {
+        assert_eq!(
+            parse_plugin_error(r#"{"code":"bad","message":"m"}"#),
+            Some(("bad".into(), "m".into()))
+        );
+        for text in [
+            r#"["invalid_input","no name"]"#,
+            r#"{"code":"bad","message":"m","x":"\ud800"}"#,
+            r#"{"code":"bad","message":"m","code":"other"}"#,
+            r#"{"code":1,"message":"m"}"#,
+        ] {
+            assert_eq!(parse_plugin_error(text), None, "{text}");
+        }
+    }
 
     fn nested(depth: usize) -> String {
         format!("{}{}", "[".repeat(depth), "]".repeat(depth))

@@ -24,6 +24,32 @@ pub enum HostPattern {
 impl HostPattern {
     /// Parses one entry; the error says what is wrong with it.
     pub fn parse(text: &str) -> Result<Self, String> {
+        let pattern = Self::parse_form(text)?;
+        // Extism compares the host of the request URL as the `url` crate
+        // writes it (`[::0]` becomes `[::]`, `0x7f.0.0.1` becomes
+        // `127.0.0.1`): a pattern written any other way would never match.
+        let (host, example) = match &pattern {
+            Self::Exact(host) => (host, host.clone()),
+            Self::Subdomains(suffix) => (suffix, format!("a.{suffix}")),
+        };
+        let requested = url::Url::parse(&format!("http://{example}/"))
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_string));
+        match requested {
+            Some(requested) if requested == example => Ok(pattern),
+            Some(requested) => Err(format!(
+                "requests to `{host}` carry the host `{}`, so this pattern would never match; write it that way",
+                requested
+                    .strip_prefix("a.")
+                    .filter(|_| matches!(pattern, Self::Subdomains(_)))
+                    .unwrap_or(&requested)
+            )),
+            None => Err(format!("`{host}` is not a host a URL can name")),
+        }
+    }
+
+    /// The two accepted forms, normalised, before the URL check.
+    fn parse_form(text: &str) -> Result<Self, String> {
         let pattern = text.trim().to_ascii_lowercase();
         if pattern.is_empty() {
             return Err("a host pattern cannot be empty".into());
@@ -230,5 +256,24 @@ mod tests {
             parse("*.example.com").unwrap().to_extism_glob(),
             "*.example.com"
         );
+    }
+
+    /// Found by `cargo fuzz` (fuzz/seeds/host_pattern/ipv6-not-canonical.txt):
+    /// these parsed, but the `url` crate rewrites a request's host before
+    /// Extism compares it, so they could never match.
+    #[test]
+    fn patterns_must_be_written_as_urls_write_hosts() {
+        for (pattern, hint) in [
+            ("[::0]", "`[::]`"),
+            ("[0:0::1]", "`[::1]`"),
+            ("0x7f.0.0.1", "`127.0.0.1`"),
+            ("a.09", ""),
+        ] {
+            let err = parse(pattern).unwrap_err();
+            assert!(err.contains(hint), "{pattern}: {err}");
+        }
+        for ok in ["[::1]", "127.0.0.1", "api.example.com", "*.example.com"] {
+            assert!(parse(ok).is_ok(), "{ok}");
+        }
     }
 }

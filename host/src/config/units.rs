@@ -17,7 +17,8 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .find(|c: char| !c.is_ascii_digit() && c != '_')
         .unwrap_or(text.len());
     let (digits, unit) = (&text[..split], text[split..].trim_start());
-    if digits.is_empty() {
+    // A number starts with a digit: `_MiB` and `_1` are not sizes.
+    if !digits.starts_with(|c: char| c.is_ascii_digit()) {
         return Err("expected a number of bytes, optionally with a unit like `64MiB`".into());
     }
     let number: u64 = digits
@@ -70,6 +71,20 @@ mod tests {
         assert_eq!(parse_size("2KB"), Ok(2_000));
         assert_eq!(parse_size("1_048_576"), Ok(1 << 20));
         assert_eq!(parse_size("0"), Ok(0));
+    }
+
+    /// Found by `cargo fuzz` (fuzz/seeds/units/underscore-only): `_MiB`
+    /// was "too large".
+    #[test]
+    fn a_size_starts_with_a_digit() {
+        for text in ["_MiB", "_1", "MiB", ""] {
+            assert!(
+                parse_size(text)
+                    .unwrap_err()
+                    .starts_with("expected a number"),
+                "{text}"
+            );
+        }
     }
 
     #[test]
