@@ -117,6 +117,7 @@ lint:
     cd sdk/rust && cargo fmt --check
     cd sdk/js/core && cargo fmt --check
     cd sdk/js/compiler && cargo fmt --check
+    cd fuzz && cargo fmt --check
     @echo "==> clippy"
     cargo clippy --workspace --all-targets --locked -- -D warnings
     cd guests/rust && cargo clippy --release --locked -- -D warnings
@@ -139,3 +140,27 @@ clean:
 soak: build-guest-rust build-guest-go
     @echo "==> hostile plugins, every case POLYPLUG_SOAK=10000 times (release: the first build compiles wasmtime optimised, ~15 minutes on 2 cores)"
     POLYPLUG_SOAK=10000 cargo test --locked -p polyplug-tests --test all --release hostile -- --test-threads=1
+
+# The nightly that `cargo fuzz` builds with (sanitizers need one); pinned so that fuzz builds repeat.
+fuzz_toolchain := "nightly-2026-10-13"
+
+# Install what fuzzing needs: the pinned nightly and cargo-fuzz.
+fuzz-setup:
+    @echo "==> rust {{fuzz_toolchain}} for the fuzz targets"
+    rustup toolchain install {{fuzz_toolchain}} --profile minimal
+    @echo "==> cargo-fuzz"
+    cargo +{{fuzz_toolchain}} fuzz --version 2>/dev/null || cargo install cargo-fuzz --locked
+
+# Fuzz one target (contract, config, host_pattern, units) or `all` for `seconds` each; what it finds stays in fuzz/corpus/.
+fuzz target="contract" seconds="60" *flags: fuzz-setup
+    @echo "==> fuzzing (the first build compiles wasmtime with sanitizers: ~15 minutes on 2 cores, more when busy)"
+    targets="{{target}}"; [ "$targets" != all ] || targets=$(cargo +{{fuzz_toolchain}} fuzz list); \
+    for name in $targets; do \
+        echo "==> fuzzing $name for {{seconds}}s from fuzz/seeds/$name and fuzz/corpus/$name"; \
+        mkdir -p fuzz/corpus/$name; \
+        cargo +{{fuzz_toolchain}} fuzz run $name fuzz/corpus/$name fuzz/seeds/$name -- \
+            -max_total_time={{seconds}} -timeout=10 {{flags}}; \
+    done
+
+# Every fuzz target for `seconds` each, one process at a time and quietly (CI); the first crash fails it with its input.
+fuzz-ci seconds="30": (fuzz "all" seconds "-verbosity=0" "-print_funcs=0" "-print_final_stats=1")

@@ -2,8 +2,9 @@
 //!
 //! [`HostConfig::from_file`] reads a TOML (or YAML/JSON) file with the
 //! `config` crate, applies `POLYPLUG__...` environment overrides, and checks
-//! every value before anything is loaded. Code that embeds polyplug can
-//! also build a [`HostConfig`] directly.
+//! every value before anything is loaded; [`HostConfig::from_text`] does the
+//! same for text already in memory. Code that embeds polyplug can also build
+//! a [`HostConfig`] directly.
 
 mod hosts;
 mod raw;
@@ -180,18 +181,28 @@ impl HostConfig {
     /// relative to the file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, LoadError> {
         let file = path.as_ref().to_path_buf();
-        let format = match file.extension().and_then(|e| e.to_str()) {
-            Some("toml") => config::FileFormat::Toml,
-            Some("yaml" | "yml") => config::FileFormat::Yaml,
-            Some("json") => config::FileFormat::Json,
-            _ => return Err(LoadError::ConfigFormat { file }),
-        };
+        let format = file_format(&file)?;
         let text = std::fs::read_to_string(&file).map_err(|source| LoadError::ConfigRead {
             file: file.clone(),
             source,
         })?;
+        Self::parse(file, &text, format)
+    }
+
+    /// Checks config text as though it had been read from `file`: the format
+    /// follows the extension of `file`, relative paths inside are relative to
+    /// its folder, errors name it, and environment overrides apply, all as in
+    /// [`HostConfig::from_file`]. `file` itself is never read, but the module
+    /// files and directories the text names must exist.
+    pub fn from_text(file: impl Into<PathBuf>, text: &str) -> Result<Self, LoadError> {
+        let file = file.into();
+        let format = file_format(&file)?;
+        Self::parse(file, text, format)
+    }
+
+    fn parse(file: PathBuf, text: &str, format: config::FileFormat) -> Result<Self, LoadError> {
         let raw: RawFile = config::Config::builder()
-            .add_source(config::File::from_str(&text, format))
+            .add_source(config::File::from_str(text, format))
             .add_source(
                 config::Environment::with_prefix(ENV_PREFIX)
                     .prefix_separator("__")
@@ -206,6 +217,18 @@ impl HostConfig {
             })?;
         let base = file.parent().unwrap_or(Path::new("")).to_path_buf();
         Validator { file: &file, base }.host(raw)
+    }
+}
+
+/// The format of a config file, from its extension.
+fn file_format(file: &Path) -> Result<config::FileFormat, LoadError> {
+    match file.extension().and_then(|e| e.to_str()) {
+        Some("toml") => Ok(config::FileFormat::Toml),
+        Some("yaml" | "yml") => Ok(config::FileFormat::Yaml),
+        Some("json") => Ok(config::FileFormat::Json),
+        _ => Err(LoadError::ConfigFormat {
+            file: file.to_path_buf(),
+        }),
     }
 }
 
