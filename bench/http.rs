@@ -13,6 +13,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 use polyplug::{Host, ServerConfig};
 
+use crate::{GreetInput, Greeting};
+
 /// Keep-alive connections the generator keeps busy.
 const CONNECTIONS: usize = 16;
 const WARM_UP: Duration = Duration::from_millis(500);
@@ -24,20 +26,8 @@ pub struct Load {
     pub p99: Duration,
 }
 
-#[derive(serde::Deserialize)]
-struct Input {
-    name: String,
-}
-
-#[derive(serde::Serialize)]
-struct Greeting {
-    greeting: String,
-}
-
-async fn native_greet(Json(input): Json<Input>) -> Json<Greeting> {
-    Json(Greeting {
-        greeting: format!("Hello, {}!", input.name),
-    })
+async fn native_greet(Json(input): Json<GreetInput>) -> Json<Greeting> {
+    Json(Greeting::of(input))
 }
 
 /// Serves the native handler at `/greet`; returns its address.

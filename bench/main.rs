@@ -278,20 +278,28 @@ fn http_rows(runtime: &tokio::runtime::Runtime) -> Vec<Row> {
     ]
 }
 
+/// `greet`'s input and output, for the native versions of it.
+#[derive(serde::Deserialize)]
+struct GreetInput {
+    name: String,
+}
+
+#[derive(serde::Serialize)]
+struct Greeting {
+    greeting: String,
+}
+
+impl Greeting {
+    fn of(input: GreetInput) -> Self {
+        Greeting {
+            greeting: format!("Hello, {}!", input.name),
+        }
+    }
+}
+
 fn native_greet(input: &[u8]) -> Vec<u8> {
-    #[derive(serde::Deserialize)]
-    struct Input {
-        name: String,
-    }
-    #[derive(serde::Serialize)]
-    struct Greeting {
-        greeting: String,
-    }
-    let input: Input = serde_json::from_slice(input).unwrap();
-    serde_json::to_vec(&Greeting {
-        greeting: format!("Hello, {}!", input.name),
-    })
-    .unwrap()
+    let input: GreetInput = serde_json::from_slice(input).unwrap();
+    serde_json::to_vec(&Greeting::of(input)).unwrap()
 }
 
 fn native_vs_guest(runtime: &tokio::runtime::Runtime) -> Row {
