@@ -325,14 +325,16 @@ fn inspect(binary: &[u8]) -> Result<ModuleFacts, String> {
     })
 }
 
-/// The first `language` a `producers` section names; a malformed section
-/// is ignored, since the language is only shown, never acted on.
+/// The first `language` a `producers` section names; a malformed section,
+/// or a name longer than a language's, is ignored, since the language is
+/// only shown, never acted on.
 fn producers_language(producers: wasmparser::ProducersSectionReader<'_>) -> Option<String> {
     producers
         .into_iter()
         .flatten()
         .find(|field| field.name == "language")
         .and_then(|field| field.values.into_iter().flatten().next())
+        .filter(|value| value.name.len() <= 64)
         .map(|value| value.name.to_string())
 }
 
