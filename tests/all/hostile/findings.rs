@@ -327,8 +327,8 @@ fn child_file_descriptor_exhaustion() {
     }
     let sandbox = files::Sandbox::new();
     // Opens `inside.txt` until `path_open` fails (at most 2^20 times) and
-    // writes how many it holds; it never closes one, and the instance,
-    // having succeeded, is kept.
+    // writes how many it holds; it never closes one. The host drops the
+    // instance after the call, which closes them.
     let body = r#"(memory (export "memory") 1)
         (data (i32.const 1024) "inside.txt")
         (func (export "f") (result i32) (local $n i64)
