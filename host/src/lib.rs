@@ -33,6 +33,8 @@ pub mod contract;
 mod error;
 mod failure;
 mod host;
+mod imports;
+mod kernel;
 mod metrics;
 mod plugin;
 mod pool;

@@ -202,15 +202,15 @@ fn print_plugins(host: &Host) {
 }
 
 /// Logs go to stderr (`RUST_LOG` overrides the filter); plugin log lines
-/// appear at `info` inside a span naming the plugin and function. Silenced
+/// (target `polyplug::guest`, escaped and capped) appear from `info` up,
+/// inside a span naming the plugin and function. Silenced
 /// by default: Extism's own error log for failed calls, since the typed
 /// error says the same thing once, and wasmtime's cache warning when two
 /// processes store the same compiled module at once, which is harmless.
 fn init_logging(format: LogFormat) {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        "warn,polyplug=info,extism=off,extism::pdk=info,wasmtime_internal_cache=error".into()
-    });
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "warn,polyplug=info,extism=off,wasmtime_internal_cache=error".into());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

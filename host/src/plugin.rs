@@ -20,6 +20,7 @@ use crate::config::{PluginConfig, WasmSource};
 use crate::contract::check_json;
 use crate::error::{CallError, LoadError};
 use crate::failure::{Instance, classify};
+use crate::imports;
 use crate::metrics::PluginStats;
 use crate::pool::{Lease, Pool, Slot};
 
@@ -80,12 +81,11 @@ impl LoadedPlugin {
             _ => Wasm::data(binary.into_owned()),
         };
         let compiled = compile(&wasm, &config).map_err(|err| invalid(format!("{err:#}")))?;
-        let first =
-            extism::Plugin::new_from_compiled(&compiled).map_err(|err| LoadError::Instantiate {
-                plugin: name.to_string(),
-                path: config.wasm.to_string(),
-                reason: format!("{err:#}"),
-            })?;
+        let first = imports::link(&compiled).map_err(|err| LoadError::Instantiate {
+            plugin: name.to_string(),
+            path: config.wasm.to_string(),
+            reason: format!("{err:#}"),
+        })?;
         let first = Slot {
             compiled,
             instance: Some(first),
@@ -129,8 +129,7 @@ impl LoadedPlugin {
         let limits = &self.config.limits;
         let mut instance = match slot.instance.take() {
             Some(instance) => instance,
-            None => extism::Plugin::new_from_compiled(&slot.compiled)
-                .map_err(|err| self.start_error(function, err))?,
+            None => imports::link(&slot.compiled).map_err(|err| self.start_error(function, err))?,
         };
         let span = tracing::info_span!("call", plugin = %self.name, function);
         let started = Instant::now();
@@ -201,6 +200,7 @@ impl LoadedPlugin {
 fn compile(wasm: &Wasm, config: &PluginConfig) -> Result<CompiledPlugin, extism::Error> {
     PluginBuilder::new(manifest(wasm.clone(), config))
         .with_wasi(config.wasi)
+        .with_functions(imports::functions(&config.allowed_hosts))
         .with_fuel_limit(config.limits.fuel)
         .with_initialization_fuel_limit(config.limits.init_fuel)
         .compile()
@@ -220,7 +220,6 @@ fn manifest(wasm: Wasm, config: &PluginConfig) -> Manifest {
     let mut manifest = Manifest::new([wasm])
         .with_memory_max(pages)
         .with_timeout(limits.timeout)
-        .with_allowed_hosts(config.allowed_hosts.iter().map(|p| p.to_extism_glob()))
         .with_allowed_paths(paths)
         .with_config(config.config.iter());
     manifest.memory.max_http_response_bytes = Some(limits.max_http_response);

@@ -1,15 +1,16 @@
 //! `allowed_hosts` patterns: what a plugin may reach over HTTP.
 //!
-//! Extism matches a request's host (never its port or scheme) against each
-//! pattern as a glob. A glob is far more permissive than people expect
-//! (`*` alone allows everything, `[` opens a character class), so polyplug
-//! accepts only two forms, normalises them, and hands Extism a glob that
-//! means exactly that:
+//! polyplug's `http_request` (`imports.rs`) matches a request URL's host,
+//! as the `url` crate writes it (never its port or scheme), against each
+//! pattern. Only two forms are accepted, normalised:
 //!
 //! - an exact host: a DNS name (`api.example.com`), an IPv4 address
 //!   (`127.0.0.1`) or a bracketed IPv6 address (`[::1]`);
 //! - `*.` followed by a DNS name: any subdomain of it, at any depth, but not
 //!   the name itself.
+//!
+//! (Extism's own matcher, which polyplug replaces, reads each pattern as a
+//! glob: `*` alone allows everything and `[` opens a character class.)
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -25,9 +26,9 @@ impl HostPattern {
     /// Parses one entry; the error says what is wrong with it.
     pub fn parse(text: &str) -> Result<Self, String> {
         let pattern = Self::parse_form(text)?;
-        // Extism compares the host of the request URL as the `url` crate
-        // writes it (`[::0]` becomes `[::]`, `0x7f.0.0.1` becomes
-        // `127.0.0.1`): a pattern written any other way would never match.
+        // A request's host is compared as the `url` crate writes it (`[::0]`
+        // becomes `[::]`, `0x7f.0.0.1` becomes `127.0.0.1`): a pattern
+        // written any other way would never match.
         let (host, example) = match &pattern {
             Self::Exact(host) => (host, host.clone()),
             Self::Subdomains(suffix) => (suffix, format!("a.{suffix}")),
@@ -101,11 +102,15 @@ impl HostPattern {
             || matches!(self, Self::Subdomains(own) if own == suffix)
     }
 
-    /// The glob Extism matches request hosts against.
-    pub fn to_extism_glob(&self) -> String {
+    /// Whether a request to `host`, as the `url` crate writes a URL's
+    /// host, is allowed by this pattern.
+    pub fn matches(&self, host: &str) -> bool {
         match self {
-            Self::Exact(host) => glob_escape(host),
-            Self::Subdomains(suffix) => format!("*.{}", glob_escape(suffix)),
+            Self::Exact(exact) => host == exact,
+            Self::Subdomains(suffix) => host
+                .strip_suffix(suffix.as_str())
+                .and_then(|rest| rest.strip_suffix('.'))
+                .is_some_and(|label| !label.is_empty()),
         }
     }
 }
@@ -168,15 +173,6 @@ fn check_dns_name(name: &str) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn glob_escape(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '[' | ']' | '*' | '?' => format!("[{c}]"),
-            _ => c.to_string(),
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -250,12 +246,22 @@ mod tests {
     }
 
     #[test]
-    fn ipv6_brackets_are_escaped_for_extism() {
-        assert_eq!(parse("[::1]").unwrap().to_extism_glob(), "[[]::1[]]");
-        assert_eq!(
-            parse("*.example.com").unwrap().to_extism_glob(),
-            "*.example.com"
-        );
+    fn patterns_match_exact_hosts_and_subdomains_only() {
+        let exact = parse("[::1]").unwrap();
+        assert!(exact.matches("[::1]"));
+        assert!(!exact.matches("[::2]"));
+        let sub = parse("*.example.com").unwrap();
+        assert!(sub.matches("a.example.com"));
+        assert!(sub.matches("a.b.example.com"));
+        for host in [
+            "example.com",
+            ".example.com",
+            "notexample.com",
+            "example.com.evil",
+            "a.example.com.",
+        ] {
+            assert!(!sub.matches(host), "{host}");
+        }
     }
 
     /// Found by `cargo fuzz` (fuzz/seeds/host_pattern/ipv6-not-canonical.txt):

@@ -81,6 +81,8 @@ pub enum Expect {
     InputTooLarge(u64),
     /// [`CallError::HostNotAllowed`] naming this host.
     HostNotAllowed(String),
+    /// [`CallError::Plugin`] with this code: the guest handled it.
+    PluginError(&'static str),
     UnknownFunction,
 }
 
@@ -103,6 +105,7 @@ impl Expect {
             }
             (Self::HostNotAllowed(want), Err(E::HostNotAllowed { host, .. })) => host == want,
             (Self::UnknownFunction, Err(E::UnknownFunction { .. })) => true,
+            (Self::PluginError(want), Err(E::Plugin { code, .. })) => code == want,
             _ => false,
         }
     }

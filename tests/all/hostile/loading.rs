@@ -110,6 +110,30 @@ pub fn cases() -> Vec<LoadCase> {
             ),
             LoadExpect::Instantiate,
         ),
+        // Extism runs these while linking, before its host functions can
+        // reach memory: each of them used to kill the host (a null
+        // pointer dereferenced in `CurrentPlugin`).
+        case(
+            "a start function calling a host function",
+            wat_plugin(&wat::module(
+                r#"(func $start (drop (call $config_get (i64.const 77)))) (start $start)"#,
+            )),
+            LoadExpect::Instantiate,
+        ),
+        case(
+            "a start function logging",
+            wat_plugin(&wat::module(
+                r#"(func $start (call $log_error (i64.const 77))) (start $start)"#,
+            )),
+            LoadExpect::Instantiate,
+        ),
+        case(
+            "`_initialize` measuring a block",
+            wat_plugin(&wat::module(
+                r#"(func (export "_initialize") (drop (call $length (i64.const 77))))"#,
+            )),
+            LoadExpect::Instantiate,
+        ),
         case(
             "a start function that traps",
             wat_plugin(

@@ -103,9 +103,11 @@ pub fn cases() -> Vec<Case> {
             "a backslash before user info",
             ip,
             &format!("http://127.0.0.1:{data}\\@evil.example/data"),
-            // The allowlist's URL parser reads host `127.0.0.1`; the HTTP
-            // client refuses the URL outright.
-            Expect::Trap("invalid uri character"),
+            // The `url` crate reads host `127.0.0.1` and path
+            // `/@evil.example/data`. polyplug sends the URL as it checked
+            // it, so the request goes to the allowed host, which has no such
+            // path: the guest reports the 404 page as not JSON.
+            Expect::PluginError("upstream_error"),
         ),
         fetch(
             "the address in hex",
