@@ -265,12 +265,14 @@ struct ModuleFacts {
 }
 
 fn inspect(binary: &[u8]) -> Result<ModuleFacts, String> {
-    use wasmparser::{ExternalKind, KnownCustom, Parser, Payload, TypeRef};
+    use wasmparser::{ExternalKind, KnownCustom, Operator, Parser, Payload, TypeRef};
 
     let mut signatures = Vec::new(); // type index -> callable?
     let mut functions = Vec::new(); // function index -> type index
     let mut exports = BTreeSet::new();
     let mut language = None;
+    let mut tables = Vec::new(); // table index -> (initial, maximum)
+    let mut grown = BTreeSet::new(); // tables that `table.grow` names
     for payload in Parser::new(0).parse_all(binary) {
         match payload.map_err(|e| e.to_string())? {
             Payload::CustomSection(reader) => {
@@ -291,8 +293,30 @@ fn inspect(binary: &[u8]) -> Result<ModuleFacts, String> {
             }
             Payload::ImportSection(reader) => {
                 for import in reader.into_imports() {
-                    if let TypeRef::Func(ty) = import.map_err(|e| e.to_string())?.ty {
-                        functions.push(ty);
+                    match import.map_err(|e| e.to_string())?.ty {
+                        TypeRef::Func(ty) => functions.push(ty),
+                        TypeRef::Table(ty) => tables.push((ty.initial, ty.maximum)),
+                        _ => {}
+                    }
+                }
+            }
+            Payload::TableSection(reader) => {
+                for table in reader {
+                    let ty = table.map_err(|e| e.to_string())?.ty;
+                    tables.push((ty.initial, ty.maximum));
+                }
+            }
+            // `table.grow` is 0xFC 0x0F; only a body holding those bytes
+            // (a few, by chance, in a large module) is decoded.
+            Payload::CodeSectionEntry(body)
+                if body.as_bytes().windows(2).any(|pair| pair == [0xFC, 0x0F]) =>
+            {
+                let mut operators = body.get_operators_reader().map_err(|e| e.to_string())?;
+                while !operators.eof() {
+                    if let Operator::TableGrow { table } =
+                        operators.read().map_err(|e| e.to_string())?
+                    {
+                        grown.insert(table);
                     }
                 }
             }
@@ -318,10 +342,46 @@ fn inspect(binary: &[u8]) -> Result<ModuleFacts, String> {
             _ => {}
         }
     }
+    check_tables(&tables, &grown)?;
     Ok(ModuleFacts {
         functions: exports,
         language,
     })
+}
+
+/// The most entries a module's tables may reach, all tables together:
+/// 8 MiB of host memory at 8 bytes an entry.
+const MAX_TABLE_ENTRIES: u64 = 1 << 20;
+
+/// Refuses tables that could outgrow [`MAX_TABLE_ENTRIES`]. Extism's memory
+/// limit counts linear memory only, and lets a table without a declared
+/// maximum grow until the host's allocation fails, so a table may only
+/// grow (`table.grow`) when it declares a maximum, and the sizes a module
+/// can reach (a grown table's maximum, any other's initial size) are
+/// capped.
+fn check_tables(tables: &[(u64, Option<u64>)], grown: &BTreeSet<u32>) -> Result<(), String> {
+    let mut total: u64 = 0;
+    for (index, &(initial, maximum)) in tables.iter().enumerate() {
+        let most = if grown.contains(&(index as u32)) {
+            maximum.ok_or_else(|| {
+                format!(
+                    "table {index} has no maximum and the code grows it (`table.grow`); \
+                     polyplug refuses tables that can grow without bound, since the memory \
+                     limit does not count them: declare a maximum"
+                )
+            })?
+        } else {
+            initial
+        };
+        total = total.saturating_add(most);
+    }
+    if total > MAX_TABLE_ENTRIES {
+        return Err(format!(
+            "its tables can reach {total} entries; polyplug allows {MAX_TABLE_ENTRIES} \
+             (the memory limit does not count tables)"
+        ));
+    }
+    Ok(())
 }
 
 /// The first `language` a `producers` section names; a malformed section,

@@ -134,6 +134,26 @@ pub fn cases() -> Vec<LoadCase> {
             )),
             LoadExpect::Instantiate,
         ),
+        // Extism's limiter counts linear memory only: a table without a
+        // maximum grew until the host's allocation failed (`table.grow` by
+        // 4Mi entries took 32MiB under a 1MiB `memory`).
+        case(
+            "a table without a maximum that the code grows",
+            wat_plugin(&wat::module(
+                r#"(table $t 0 funcref)
+                (func (export "f") (result i32)
+                  (drop (table.grow $t (ref.null func) (i32.const 0x400000)))
+                  (i32.const 0))"#,
+            )),
+            LoadExpect::InvalidModule,
+        ),
+        case(
+            "tables declaring more than 2^20 entries",
+            wat_plugin(&wat::module(
+                r#"(table 0x80000 funcref) (table 0x80001 funcref)"#,
+            )),
+            LoadExpect::InvalidModule,
+        ),
         case(
             "a start function that traps",
             wat_plugin(
