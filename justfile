@@ -99,11 +99,12 @@ serve: build-guests
     cargo run --locked --quiet -p polyplug -- --config examples/polyplug.toml serve
 
 # Measure polyplug against raw Extism and native code; prints one table (release build, a few minutes).
-bench: build-guests
+# `just bench http` measures only the HTTP rows.
+bench *rows: build-guests
     @echo "==> building the benchmark (release: the first build compiles wasmtime optimised, ~15 minutes on 2 cores)"
     cargo build --release --locked -p polyplug-bench
     @echo "==> measuring with RUST_BACKTRACE=0 (backtraces make every Extism call several times slower)"
-    RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0 target/release/polyplug-bench
+    RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0 target/release/polyplug-bench {{rows}}
 
 # Call one plugin function from examples/polyplug.toml, e.g. `just call reference_go greet '{"name":"Ada"}'`.
 call plugin function input: build

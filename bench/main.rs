@@ -123,6 +123,10 @@ fn main() {
         _ => {}
     }
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    if args.get(1).is_some_and(|arg| arg == "http") {
+        eprintln!("HTTP load, native then polyplug ...");
+        return print_table(&http_rows(&runtime));
+    }
     let guests: Vec<Guest> = GUESTS.into_iter().filter(Guest::built).collect();
     let mut rows = Vec::new();
     let mut warm = Vec::new();

@@ -32,13 +32,18 @@
 use extism::CurrentPlugin;
 use extism_convert::MemoryHandle;
 
-/// Where the root's fields are: `MemoryRoot` is `repr(C)` at address 1,
-/// an `AtomicBool` then seven `u64`s, each at an 8-byte offset.
-const ROOT_LENGTH: u64 = 1 + 16;
-const ROOT_OUTPUT_OFFSET: u64 = 1 + 48;
-const ROOT_OUTPUT_LENGTH: u64 = 1 + 56;
-/// The first block's header, right after the 64-byte root.
-const BLOCKS: u64 = 1 + 64;
+/// The memory root: `MemoryRoot`, `repr(C)` at address 1, an `AtomicBool`
+/// then seven `u64`s, each at an 8-byte offset from the root.
+const ROOT: u64 = 1;
+const ROOT_SIZE: u64 = 64;
+const ROOT_LENGTH: usize = 16;
+const ROOT_OUTPUT_OFFSET: usize = 48;
+const ROOT_OUTPUT_LENGTH: usize = 56;
+/// The kernel's memory declares 16 pages as its minimum, so it is never
+/// smaller.
+const KERNEL_MIN_MEMORY: u64 = 16 * 65536;
+/// The first block's header, right after the root.
+const BLOCKS: u64 = ROOT + ROOT_SIZE;
 
 /// A block's header: status (`u8`, padded to 4), `size` and `used` (each
 /// a wasm32 `usize`). Its data follows.
@@ -56,18 +61,21 @@ pub(crate) fn checked_length(
     if offset < BLOCKS + HEADER {
         return Ok(0);
     }
-    let blocks = blocks(plugin)?;
-    let target = offset - BLOCKS;
-    // The kernel's `find_block`: walk the chain of headers from the first.
-    // Every read goes through `get`, so forged sizes end the walk instead
-    // of leaving the region.
+    with_blocks(plugin, |blocks| find_length(blocks, offset - BLOCKS))
+}
+
+/// The kernel's `find_block`: walks the chain of headers from the first
+/// to the block whose data starts at `target` (relative to the first
+/// header). Every read goes through `get`, so forged sizes end the walk
+/// instead of leaving the region.
+fn find_length(blocks: &[u8], target: u64) -> u64 {
     let mut at: u64 = 0;
     while at < target {
         let Some(header) = usize::try_from(at)
             .ok()
             .and_then(|at| blocks.get(at..at.checked_add(HEADER as usize)?))
         else {
-            return Ok(0);
+            return 0;
         };
         let size = u64::from(u32_at(header, HEADER_SIZE));
         if header[0] == ACTIVE && at + HEADER == target {
@@ -75,22 +83,22 @@ pub(crate) fn checked_length(
             let fits = target
                 .checked_add(used)
                 .is_some_and(|end| end <= blocks.len() as u64);
-            return Ok(if fits { used } else { 0 });
+            return if fits { used } else { 0 };
         }
         at += HEADER + size;
     }
-    Ok(0)
+    0
 }
 
 /// The output length the kernel's root holds, when the output lies inside
 /// the kernel's region.
 pub(crate) fn checked_output_length(plugin: &mut CurrentPlugin) -> Result<u64, extism::Error> {
-    let offset = u64_at_root(plugin, ROOT_OUTPUT_OFFSET)?;
-    let length = u64_at_root(plugin, ROOT_OUTPUT_LENGTH)?;
+    let root = Root::read(plugin)?;
+    let (offset, length) = (root.output_offset, root.output_length);
     if length == 0 {
         return Ok(0);
     }
-    let end = BLOCKS + u64_at_root(plugin, ROOT_LENGTH)?;
+    let end = BLOCKS + root.length;
     let inside = offset >= BLOCKS && offset.checked_add(length).is_some_and(|last| last <= end);
     if !inside {
         return Err(extism::Error::msg(format!(
@@ -100,25 +108,123 @@ pub(crate) fn checked_output_length(plugin: &mut CurrentPlugin) -> Result<u64, e
     Ok(length)
 }
 
-/// The kernel's blocks: from the first header to the end of the region the
-/// kernel has accounted for (`MemoryRoot::length`, which only `alloc`
-/// raises, by exactly the pages it grew the memory by, and which a plugin
-/// cannot write). The memory is always at least that large.
-fn blocks(plugin: &mut CurrentPlugin) -> Result<&[u8], extism::Error> {
-    let length = u64_at_root(plugin, ROOT_LENGTH)?;
-    plugin.memory_bytes(MemoryHandle {
+/// Runs `walk` on the kernel's blocks: from the first header to the end of
+/// the region the kernel has accounted for (`MemoryRoot::length`, which
+/// only `alloc` raises, by exactly the pages it grew the memory by, and
+/// which a plugin cannot write). The memory is always at least that large.
+///
+/// Each `memory_bytes` looks the memory up by name, so the common case
+/// takes one: the kernel's memory declares [`KERNEL_MIN_MEMORY`], which
+/// holds the root and, until the kernel grows, every block.
+fn with_blocks<R>(
+    plugin: &mut CurrentPlugin,
+    walk: impl FnOnce(&[u8]) -> R,
+) -> Result<R, extism::Error> {
+    let length = {
+        let first = plugin.memory_bytes(MemoryHandle {
+            offset: 0,
+            length: KERNEL_MIN_MEMORY,
+        })?;
+        let length = Root::parse(&first[ROOT as usize..]).length;
+        if let Some(blocks) = usize::try_from(BLOCKS + length)
+            .ok()
+            .and_then(|end| first.get(BLOCKS as usize..end))
+        {
+            return Ok(walk(blocks));
+        }
+        length
+    };
+    let blocks = plugin.memory_bytes(MemoryHandle {
         offset: BLOCKS,
         length,
-    })
+    })?;
+    Ok(walk(blocks))
 }
 
-/// A `u64` field of the root. The root lies in the kernel's first page,
-/// which exists from the moment the kernel is instantiated.
-fn u64_at_root(plugin: &mut CurrentPlugin, offset: u64) -> Result<u64, extism::Error> {
-    let bytes = plugin.memory_bytes(MemoryHandle { offset, length: 8 })?;
-    Ok(u64::from_le_bytes(bytes.try_into()?))
+/// The fields of the root the host reads. The root lies in the kernel's
+/// first page, which exists from the moment the kernel is instantiated.
+struct Root {
+    length: u64,
+    output_offset: u64,
+    output_length: u64,
+}
+
+impl Root {
+    fn read(plugin: &mut CurrentPlugin) -> Result<Root, extism::Error> {
+        let root = plugin.memory_bytes(MemoryHandle {
+            offset: ROOT,
+            length: ROOT_SIZE,
+        })?;
+        Ok(Root::parse(root))
+    }
+
+    /// The root's fields from its first bytes.
+    fn parse(root: &[u8]) -> Root {
+        let field = |at: usize| {
+            let mut bytes = [0; 8];
+            bytes.copy_from_slice(&root[at..at + 8]);
+            u64::from_le_bytes(bytes)
+        };
+        Root {
+            length: field(ROOT_LENGTH),
+            output_offset: field(ROOT_OUTPUT_OFFSET),
+            output_length: field(ROOT_OUTPUT_LENGTH),
+        }
+    }
 }
 
 fn u32_at(header: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Blocks laid out as the kernel lays them out: (status, size, used).
+    fn region(blocks: &[(u8, u32, u32)], spare: usize) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for &(status, size, used) in blocks {
+            bytes.extend([status, 0, 0, 0]);
+            bytes.extend(size.to_le_bytes());
+            bytes.extend(used.to_le_bytes());
+            bytes.extend(std::iter::repeat_n(0xAA, size as usize));
+        }
+        bytes.extend(std::iter::repeat_n(0, spare));
+        bytes
+    }
+
+    #[test]
+    fn finds_each_active_block_by_its_data_offset() {
+        let blocks = region(&[(ACTIVE, 16, 10), (ACTIVE, 4, 4)], 32);
+        assert_eq!(find_length(&blocks, 12), 10);
+        assert_eq!(find_length(&blocks, 12 + 16 + 12), 4);
+        // Not the start of a block's data, or past the last block.
+        assert_eq!(find_length(&blocks, 13), 0);
+        assert_eq!(find_length(&blocks, 200), 0);
+    }
+
+    #[test]
+    fn a_freed_block_has_no_length() {
+        let blocks = region(&[(2, 16, 16), (ACTIVE, 4, 4)], 0);
+        assert_eq!(find_length(&blocks, 12), 0);
+        assert_eq!(find_length(&blocks, 40), 4);
+    }
+
+    #[test]
+    fn a_forged_used_length_past_the_region_is_no_block() {
+        let blocks = region(&[(ACTIVE, 16, 0x7fff_fff0)], 0);
+        assert_eq!(find_length(&blocks, 12), 0);
+        // Exactly to the end of the region is fine.
+        let blocks = region(&[(ACTIVE, 16, 16)], 0);
+        assert_eq!(find_length(&blocks, 12), 16);
+    }
+
+    #[test]
+    fn a_forged_size_ends_the_walk_inside_the_region() {
+        let blocks = region(&[(ACTIVE, u32::MAX, 4)], 0);
+        assert_eq!(find_length(&blocks, 1 << 40), 0);
+        // Zero-sized headers only step forward, and the walk stops at the end.
+        assert_eq!(find_length(&[0; 64], 1 << 20), 0);
+    }
 }
