@@ -28,10 +28,10 @@ fn check_document(bytes: &[u8]) {
     let reference = serde_json::from_slice::<Value>(bytes);
     match verdict {
         Ok(()) => {
-            // serde_json's default reader stops at 127 levels, the host at
-            // 128 (known: seeds/contract/depth-128.bin, see README.md); compare
-            // with serde_json's grammar, not its default limit. Safe: what
-            // check_json accepted is at most 128 deep.
+            // serde_json's default reader stops at 127 levels, the host (and
+            // the Rust SDK) at 128 (seeds/contract/depth-128.bin, README.md);
+            // compare with serde_json's grammar, not its default limit.
+            // Safe: what check_json accepted is at most 128 deep.
             let value = reference
                 .or_else(|_| unlimited_depth(bytes))
                 .unwrap_or_else(|err| panic!("check_json accepted what serde_json rejects: {err}"));

@@ -14,12 +14,54 @@ use serde::de::{
     VariantAccess, Visitor,
 };
 
-/// `serde_json::from_slice`, except that structs must be objects.
+/// The deepest nesting the host lets through (docs/contract.md, section 3).
+pub(crate) const MAX_DEPTH: usize = 128;
+
+/// `serde_json::from_slice`, except that structs must be objects and that
+/// the nesting limit is the host's, 128, where serde_json's own stops at
+/// 127: a guest in every language reads what the host accepted.
 pub(crate) fn from_slice<T: DeserializeOwned>(json: &[u8]) -> serde_json::Result<T> {
+    if !nested_at_most(json, MAX_DEPTH) {
+        return Err(de::Error::custom(format_args!(
+            "JSON nested more than {MAX_DEPTH} levels deep"
+        )));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(json);
+    // Safe for the stack: the text is at most `MAX_DEPTH` deep.
+    deserializer.disable_recursion_limit();
     let value = T::deserialize(Objects(&mut deserializer))?;
     deserializer.end()?;
     Ok(value)
+}
+
+/// Whether no array or object in `json` lies more than `max` levels deep.
+/// Brackets inside strings do not count; malformed text is left for the
+/// parser to refuse.
+fn nested_at_most(json: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &byte in json {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return false;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
 }
 
 /// Wraps a deserializer, visitor, seed or access so that what it hands on
@@ -249,6 +291,17 @@ mod tests {
 
     fn parse<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, String> {
         from_slice(json.as_bytes()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_host_nesting_limit_of_128_is_read_and_129_refused() {
+        let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        assert!(parse::<serde_json::Value>(&nested(128)).is_ok());
+        let refused = parse::<serde_json::Value>(&nested(129)).unwrap_err();
+        assert!(refused.contains("more than 128 levels"), "{refused}");
+        // Brackets in strings, escaped quotes included, are not nesting.
+        let text = format!(r#"["\"{}"]"#, "[".repeat(200));
+        assert!(parse::<serde_json::Value>(&text).is_ok());
     }
 
     #[test]
