@@ -39,6 +39,8 @@ pub(crate) struct LoadedPlugin {
     pub load_time: Duration,
     /// What each new slot compiles.
     wasm: Wasm,
+    /// The size no linear memory of an instance may grow past.
+    memory_cap: u64,
 }
 
 impl LoadedPlugin {
@@ -80,7 +82,15 @@ impl LoadedPlugin {
             }
             _ => Wasm::data(binary.into_owned()),
         };
-        let compiled = compile(&wasm, &config).map_err(|err| invalid(format!("{err:#}")))?;
+        if facts.initial_memory > config.limits.memory {
+            return Err(invalid(format!(
+                "its memory starts at {} bytes, over the plugin's `memory` limit of {}",
+                facts.initial_memory, config.limits.memory
+            )));
+        }
+        let memory_cap = memory_cap(config.limits.memory, facts.initial_memory);
+        let compiled =
+            compile(&wasm, &config, memory_cap).map_err(|err| invalid(format!("{err:#}")))?;
         let first = imports::link(&compiled).map_err(|err| LoadError::Instantiate {
             plugin: name.to_string(),
             path: config.wasm.to_string(),
@@ -100,6 +110,7 @@ impl LoadedPlugin {
             functions: facts.functions,
             language: facts.language,
             wasm,
+            memory_cap,
         })
     }
 
@@ -180,8 +191,8 @@ impl LoadedPlugin {
 
     /// Compiles the module for one more slot (normally from wasmtime's cache).
     fn new_slot(&self, function: &str) -> Result<Slot, CallError> {
-        let compiled =
-            compile(&self.wasm, &self.config).map_err(|err| self.start_error(function, err))?;
+        let compiled = compile(&self.wasm, &self.config, self.memory_cap)
+            .map_err(|err| self.start_error(function, err))?;
         Ok(Slot {
             compiled,
             instance: None,
@@ -197,13 +208,58 @@ impl LoadedPlugin {
     }
 }
 
-fn compile(wasm: &Wasm, config: &PluginConfig) -> Result<CompiledPlugin, extism::Error> {
+fn compile(
+    wasm: &Wasm,
+    config: &PluginConfig,
+    memory_cap: u64,
+) -> Result<CompiledPlugin, extism::Error> {
     PluginBuilder::new(manifest(wasm.clone(), config))
         .with_wasi(config.wasi)
         .with_functions(imports::functions(&config.allowed_hosts))
+        .with_wasmtime_config(engine_config(memory_cap))
         .with_fuel_limit(config.limits.fuel)
         .with_initialization_fuel_limit(config.limits.init_fuel)
         .compile()
+}
+
+/// The kernel's memory starts at 16 pages.
+const KERNEL_INITIAL_MEMORY: u64 = 1 << 20;
+
+/// The size no linear memory may grow past: its initial size plus the
+/// plugin's `memory`. Extism's limiter counts growth after instantiation
+/// against `memory`, so within a call it stops a memory first, with the
+/// typed `MemoryLimit`; this cap is what holds while Extism runs start-up
+/// code, before it installs the limiter.
+fn memory_cap(memory: u64, initial: u64) -> u64 {
+    initial.max(KERNEL_INITIAL_MEMORY).saturating_add(memory)
+}
+
+/// The engine settings polyplug adds to Extism's: wasmtime's pooling
+/// allocator, so that no linear memory can grow past `memory_cap` (not
+/// even during start-up code) and no table past [`MAX_TABLE_ENTRIES`].
+/// Each memory keeps wasmtime's default 4 GiB reservation, so compiled
+/// code still needs no bounds checks.
+///
+/// One engine serves one pool slot, which holds one `extism::Plugin` at a
+/// time: the kernel, and the main module as Extism links it and as a call
+/// instantiates it. The totals leave room for the next one while the last
+/// is dropped, and bound the address space each engine reserves (about
+/// 40 GiB, never committed).
+fn engine_config(memory_cap: u64) -> wasmtime::Config {
+    const PER_ENGINE: u32 = 8;
+    let mut pool = wasmtime::PoolingAllocationConfig::new();
+    pool.max_memory_size(usize::try_from(memory_cap).unwrap_or(usize::MAX))
+        .total_memories(PER_ENGINE)
+        .total_tables(PER_ENGINE)
+        .total_core_instances(PER_ENGINE)
+        .total_stacks(0)
+        .total_component_instances(0)
+        .total_gc_heaps(1)
+        .max_tables_per_module(PER_ENGINE)
+        .table_elements(MAX_TABLE_ENTRIES as usize);
+    let mut config = wasmtime::Config::new();
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    config
 }
 
 fn manifest(wasm: Wasm, config: &PluginConfig) -> Manifest {
@@ -262,6 +318,8 @@ struct ModuleFacts {
     functions: BTreeSet<String>,
     /// The source language its `producers` section names, when it has one.
     language: Option<String>,
+    /// The largest initial size of its linear memories, in bytes.
+    initial_memory: u64,
 }
 
 fn inspect(binary: &[u8]) -> Result<ModuleFacts, String> {
@@ -273,6 +331,7 @@ fn inspect(binary: &[u8]) -> Result<ModuleFacts, String> {
     let mut language = None;
     let mut tables = Vec::new(); // table index -> (initial, maximum)
     let mut grown = BTreeSet::new(); // tables that `table.grow` names
+    let mut initial_memory: u64 = 0;
     for payload in Parser::new(0).parse_all(binary) {
         match payload.map_err(|e| e.to_string())? {
             Payload::CustomSection(reader) => {
@@ -298,6 +357,13 @@ fn inspect(binary: &[u8]) -> Result<ModuleFacts, String> {
                         TypeRef::Table(ty) => tables.push((ty.initial, ty.maximum)),
                         _ => {}
                     }
+                }
+            }
+            Payload::MemorySection(reader) => {
+                for memory in reader {
+                    let memory = memory.map_err(|e| e.to_string())?;
+                    let page = 1u64 << memory.page_size_log2.unwrap_or(16);
+                    initial_memory = initial_memory.max(memory.initial.saturating_mul(page));
                 }
             }
             Payload::TableSection(reader) => {
@@ -346,6 +412,7 @@ fn inspect(binary: &[u8]) -> Result<ModuleFacts, String> {
     Ok(ModuleFacts {
         functions: exports,
         language,
+        initial_memory,
     })
 }
 

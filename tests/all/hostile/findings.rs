@@ -207,17 +207,16 @@ fn an_http_redirect_is_not_followed() {
 
 /// Extism runs start-up code twice: once when it links the module, before
 /// it installs the memory limiter, and again when a call instantiates it.
-/// The kernel's memory is shared by both, so this module grows (and
-/// touches) 64MiB only the first time; calls then succeed while the first
-/// instance holds the memory for as long as the plugin is loaded. With
-/// more memories, or `init_fuel` to spare, it is gigabytes.
+/// The kernel's memory is shared by both, so this module grew (and
+/// touched) 64MiB only the first time; calls then succeeded while the
+/// first instance held the memory for as long as the plugin was loaded.
+/// With more memories, or `init_fuel` to spare, it was gigabytes.
 ///
-/// Fix (Extism `Plugin::new_from_compiled` and `reset_store`): install the
-/// store's limiter before `relink`. Or, in polyplug, cap every memory of
-/// the slot's engine: `memory_reservation(limit)`,
-/// `memory_reservation_for_growth(0)`, `memory_may_move(false)`.
+/// Fixed in polyplug (`plugin.rs`, `engine_config`): wasmtime's pooling
+/// allocator caps every memory at its initial size plus `memory`, limiter
+/// or not, so the start function's `memory.grow` fails, its stores trap,
+/// and the module does not load.
 #[test]
-#[should_panic(expected = "loaded and served")]
 fn start_up_code_cannot_grow_memory_past_the_limit() {
     let body = r#"(memory 1)
         (func $start (local $i i32)
@@ -232,15 +231,19 @@ fn start_up_code_cannot_grow_memory_past_the_limit() {
         (start $start)"#;
     let mut plugin = wat::plugin(body);
     plugin.limits.memory = 4 << 20;
-    let Ok(host) = polyplug::Host::new(crate::support::config_with("grower", plugin)) else {
-        return;
-    };
-    let result = child::runtime().block_on(host.call_json("grower", "good", "{}"));
-    assert!(
-        result.is_err(),
-        "loaded and served {} although its start-up code grew memory to 64MiB, past a 4MiB ceiling",
-        describe(&result)
-    );
+    match polyplug::Host::new(crate::support::config_with("grower", plugin)) {
+        Err(polyplug::LoadError::Instantiate { reason, .. }) => {
+            assert!(reason.contains("out of bounds"), "{reason}");
+        }
+        Err(other) => panic!("expected an instantiation failure, got {other}"),
+        Ok(host) => {
+            let result = child::runtime().block_on(host.call_json("grower", "good", "{}"));
+            panic!(
+                "loaded and served {} although its start-up code grew memory to 64MiB, past a 4MiB ceiling",
+                describe(&result)
+            );
+        }
+    }
 }
 
 /// `poll_oneoff` with one relative clock subscription: the call blocks in

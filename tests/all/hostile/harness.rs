@@ -188,12 +188,6 @@ impl Case {
         self
     }
 
-    /// For a module that can never run: no good call to make after it.
-    pub fn never_runs(mut self) -> Self {
-        self.good = None;
-        self
-    }
-
     /// Changes the plugin's config; the time bound follows a new timeout.
     pub fn configure(mut self, change: impl FnOnce(&mut PluginConfig)) -> Self {
         let timeout = self.plugin.limits.timeout;

@@ -84,7 +84,23 @@ pub fn cases() -> Vec<LoadCase> {
             wat_plugin(
                 r#"(module (memory 1 1 shared) (func (export "f") (result i32) (i32.const 0)))"#,
             ),
-            LoadExpect::Instantiate,
+            LoadExpect::InvalidModule,
+        ),
+        // Extism instantiates a module once before it installs its memory
+        // limiter: an initial memory over `memory` would be allocated there.
+        case(
+            "4GiB of initial memory",
+            wat_plugin(r#"(module (memory 65536) (func (export "f") (result i32) (i32.const 0)))"#),
+            LoadExpect::InvalidModule,
+        ),
+        // Growth spread over a second memory: wasmtime's pooling allocator,
+        // which caps each memory, allows one per module.
+        case(
+            "two memories",
+            wat_plugin(
+                r#"(module (memory 1) (memory 1) (func (export "f") (result i32) (i32.const 0)))"#,
+            ),
+            LoadExpect::InvalidModule,
         ),
         case(
             "an import from the kernel that does not exist",
