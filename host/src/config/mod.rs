@@ -201,6 +201,17 @@ impl HostConfig {
     }
 
     fn parse(file: PathBuf, text: &str, format: config::FileFormat) -> Result<Self, LoadError> {
+        if format == config::FileFormat::Yaml && yaml_nesting_bound(text) > MAX_YAML_NESTING {
+            // The YAML reader recurses once per level, without a limit:
+            // 10,000 levels of `- ` overflowed the stack and aborted.
+            return Err(LoadError::ConfigSyntax {
+                file,
+                message: format!(
+                    "the YAML nests deeper than the {MAX_YAML_NESTING} levels polyplug reads \
+                     (indentation counts as nesting)"
+                ),
+            });
+        }
         let raw: RawFile = config::Config::builder()
             .add_source(config::File::from_str(text, format))
             .add_source(
@@ -218,6 +229,39 @@ impl HostConfig {
         let base = file.parent().unwrap_or(Path::new("")).to_path_buf();
         Validator { file: &file, base }.host(raw)
     }
+}
+
+/// How deeply a YAML config may nest, as [`yaml_nesting_bound`] counts.
+const MAX_YAML_NESTING: usize = 256;
+
+/// An upper bound on how deeply YAML text nests: the deepest nesting of
+/// flow brackets (`[`, `{`, counted anywhere, strings included), plus,
+/// on the worst line, its indentation and every `- `, `? ` and `: ` on it
+/// (a block collection nests deeper only by indenting more, or by
+/// starting on the same line as its parent's indicator). It over-counts,
+/// which is harmless at a limit far above any real config.
+fn yaml_nesting_bound(text: &str) -> usize {
+    let (mut flow, mut deepest_flow, mut worst_line) = (0usize, 0usize, 0usize);
+    for line in text.lines() {
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        let indicators = ["- ", "? ", ": "]
+            .iter()
+            .map(|indicator| line.matches(indicator).count())
+            .sum::<usize>()
+            + usize::from(line.ends_with(['-', '?', ':']));
+        worst_line = worst_line.max(indent + indicators);
+        for byte in line.bytes() {
+            match byte {
+                b'[' | b'{' => {
+                    flow += 1;
+                    deepest_flow = deepest_flow.max(flow);
+                }
+                b']' | b'}' => flow = flow.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    deepest_flow + worst_line
 }
 
 /// The format of a config file, from its extension.
@@ -543,4 +587,42 @@ fn valid_plugin_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by `cargo fuzz` (fuzz/seeds/config/yaml-block-nesting.bin):
+    /// 10,000 levels of `- ` overflowed the YAML reader's stack.
+    #[test]
+    fn deeply_nested_yaml_is_an_error_not_a_stack_overflow() {
+        for text in [
+            "- ".repeat(10_000),
+            "[".repeat(10_000),
+            " ".repeat(300) + "a: 1",
+        ] {
+            let err = HostConfig::from_text("polyplug.yaml", &text).unwrap_err();
+            assert!(
+                err.to_string().contains("nests deeper than the 256 levels"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn ordinary_yaml_is_well_under_the_nesting_bound() {
+        let text = "defaults:\n  timeout: 2s\nplugins:\n  a:\n    config:\n      rules: [{id: x, tags: [a, b]}]\n";
+        assert!(
+            yaml_nesting_bound(text) < 16,
+            "{}",
+            yaml_nesting_bound(text)
+        );
+        assert_eq!(yaml_nesting_bound(&"- ".repeat(5)), 5);
+        // Right under the bound the reader copes (on a test thread's 2 MiB
+        // stack), and the config is merely wrong.
+        let deep = "- ".repeat(MAX_YAML_NESTING - 1) + "x";
+        let err = HostConfig::from_text("polyplug.yaml", &deep).unwrap_err();
+        assert!(!err.to_string().contains("nests deeper"), "{err}");
+    }
 }
