@@ -213,3 +213,73 @@ pub fn cases() -> Vec<Case> {
 async fn abi_abuse_is_ignored_or_ends_the_call() {
     check_once(cases()).await;
 }
+
+/// What the host log holds after a plugin wrote hostile lines: nothing a
+/// terminal would act on (no ESC, BEL, CR or LF inside a line), invalid
+/// UTF-8 replaced, and a 16MiB line cut to a few KiB. A call runs on the
+/// thread that awaits it here (`block_on` on a multi-threaded runtime),
+/// so this thread's subscriber sees its lines.
+#[test]
+fn plugin_log_lines_reach_the_log_escaped_and_capped() {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let body = format!(
+        r#"{ansi} {not_utf8}
+        (func (export "f") (result i32)
+          (call $log_warn (call $ansi)) (call $log_error (call $not_utf8))
+          (call $log_info (call $alloc (i64.const 0x1000000)))
+          (call $emit_number (i64.const 0))
+          (i32.const 0))"#,
+        ansi = kernel_bytes("$ansi", ANSI),
+        not_utf8 = kernel_bytes("$not_utf8", NOT_UTF8),
+    );
+    let host = crate::support::host_with("chatty", super::wat::plugin(&body));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let result = tracing::subscriber::with_default(subscriber, || {
+        runtime.block_on(host.call_json("chatty", "f", "{}"))
+    });
+    assert_eq!(result.unwrap(), b"0");
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).expect("the log is UTF-8");
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("polyplug::guest"))
+        .collect();
+    assert_eq!(lines.len(), 3, "one line per plugin log call:\n{log}");
+    for forbidden in ['\x1b', '\x07', '\r'] {
+        assert!(
+            !log.contains(forbidden),
+            "{forbidden:?} reached the log:\n{log}"
+        );
+    }
+    assert!(lines[0].contains(r"\u{1b}[31mred") && lines[0].contains(r"\u{d}\u{a}2099"));
+    assert!(
+        lines[1].contains("not \u{fffd}\u{fffd} utf-8"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[2].len() < 64 << 10, "a {} byte line", lines[2].len());
+    assert!(lines[2].contains("more bytes)"), "{}", &lines[2][..200]);
+}
