@@ -109,7 +109,10 @@ impl Host {
     /// the plugin itself; on a current-thread runtime the plugin runs on the
     /// blocking pool. Once the plugin runs, its `timeout` bounds the call;
     /// futures joined with this one in the same task (`select!`, `join!`)
-    /// wait for it.
+    /// wait for it. A module that imports WASI's `poll_oneoff` (Go's
+    /// runtime does) can sleep where the timeout cannot reach, so its calls
+    /// run in a task of their own and the caller stops waiting shortly after
+    /// the timeout; that costs such calls about 12 us.
     pub async fn call_json(
         &self,
         plugin: &str,
@@ -156,16 +159,39 @@ impl Host {
                 instances: loaded.pool.size(),
                 waited: wait,
             })?;
-        if on_multi_thread_runtime() {
+        if on_multi_thread_runtime() && !loaded.can_sleep {
             // The call runs on this thread; tokio first hands this worker's
             // other tasks to another thread. Cheaper than a round trip to
             // the blocking pool, which would cost more than a small call.
-            tokio::task::block_in_place(|| loaded.call_blocking(lease, function, &input))
+            return tokio::task::block_in_place(|| loaded.call_blocking(lease, function, &input));
+        }
+        let limit = loaded.config.limits.timeout;
+        let function = function.to_string();
+        let call = {
+            let (loaded, function) = (loaded.clone(), function.clone());
+            move || loaded.call_blocking(lease, &function, &input)
+        };
+        let running = if on_multi_thread_runtime() {
+            tokio::spawn(async move { tokio::task::block_in_place(call) })
         } else {
-            let function = function.to_string();
-            tokio::task::spawn_blocking(move || loaded.call_blocking(lease, &function, &input))
-                .await
-                .unwrap_or_else(|join_error| std::panic::resume_unwind(join_error.into_panic()))
+            tokio::task::spawn_blocking(call)
+        };
+        if !loaded.can_sleep {
+            return running.await.unwrap_or_else(resume_panic);
+        }
+        // WASI's `poll_oneoff` sleeps in host code, where Extism's timeout
+        // cannot reach it: the caller stops waiting at the timeout, while
+        // the call keeps its slot (so its thread) until it comes back.
+        match tokio::time::timeout(limit + SLEEP_GRACE, running).await {
+            Ok(joined) => joined.unwrap_or_else(resume_panic),
+            Err(_) => {
+                tracing::warn!(plugin = %loaded.name, function, ?limit, "call still asleep past its timeout; its slot stays busy until it wakes");
+                Err(CallError::Timeout {
+                    plugin: loaded.name.clone(),
+                    function,
+                    limit,
+                })
+            }
         }
     }
 
@@ -202,6 +228,15 @@ impl Host {
                 plugin: name.to_string(),
             })
     }
+}
+
+/// How long past its timeout a call that can sleep (`poll_oneoff`) is
+/// waited for before the caller gets `Timeout` anyway: enough for Extism's
+/// own timeout to land first whenever the call is running wasm.
+const SLEEP_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
+
+fn resume_panic<T>(join_error: tokio::task::JoinError) -> T {
+    std::panic::resume_unwind(join_error.into_panic())
 }
 
 /// Whether `block_in_place` may run here: only a multi-threaded runtime can

@@ -33,6 +33,9 @@ pub(crate) struct LoadedPlugin {
     pub functions: BTreeSet<String>,
     /// The source language the module's `producers` section names.
     pub language: Option<String>,
+    /// Whether the module imports WASI's `poll_oneoff`, in which a call
+    /// can sleep past its timeout (`Host::call_json` bounds the wait).
+    pub can_sleep: bool,
     pub pool: Pool,
     pub stats: PluginStats,
     /// How long loading took (reading, checking, compiling, first instance).
@@ -109,6 +112,7 @@ impl LoadedPlugin {
             sha256,
             functions: facts.functions,
             language: facts.language,
+            can_sleep: facts.can_sleep,
             wasm,
             memory_cap,
         })
@@ -320,6 +324,8 @@ struct ModuleFacts {
     language: Option<String>,
     /// The largest initial size of its linear memories, in bytes.
     initial_memory: u64,
+    /// Whether it imports WASI's `poll_oneoff`.
+    can_sleep: bool,
 }
 
 fn inspect(binary: &[u8]) -> Result<ModuleFacts, String> {
@@ -332,6 +338,7 @@ fn inspect(binary: &[u8]) -> Result<ModuleFacts, String> {
     let mut tables = Vec::new(); // table index -> (initial, maximum)
     let mut grown = BTreeSet::new(); // tables that `table.grow` names
     let mut initial_memory: u64 = 0;
+    let mut can_sleep = false;
     for payload in Parser::new(0).parse_all(binary) {
         match payload.map_err(|e| e.to_string())? {
             Payload::CustomSection(reader) => {
@@ -352,7 +359,9 @@ fn inspect(binary: &[u8]) -> Result<ModuleFacts, String> {
             }
             Payload::ImportSection(reader) => {
                 for import in reader.into_imports() {
-                    match import.map_err(|e| e.to_string())?.ty {
+                    let import = import.map_err(|e| e.to_string())?;
+                    can_sleep |= import.module.starts_with("wasi") && import.name == "poll_oneoff";
+                    match import.ty {
                         TypeRef::Func(ty) => functions.push(ty),
                         TypeRef::Table(ty) => tables.push((ty.initial, ty.maximum)),
                         _ => {}
@@ -413,6 +422,7 @@ fn inspect(binary: &[u8]) -> Result<ModuleFacts, String> {
         functions: exports,
         language,
         initial_memory,
+        can_sleep,
     })
 }
 
