@@ -237,29 +237,34 @@ const MAX_YAML_NESTING: usize = 256;
 /// An upper bound on how deeply YAML text nests: the deepest nesting of
 /// flow brackets (`[`, `{`, counted anywhere, strings included), plus,
 /// on the worst line, its indentation and every `- `, `? ` and `: ` on it
-/// (a block collection nests deeper only by indenting more, or by
-/// starting on the same line as its parent's indicator). It over-counts,
-/// which is harmless at a limit far above any real config.
+/// outside brackets (a block collection nests deeper only by indenting
+/// more, or by starting on the same line as its parent's indicator). It
+/// over-counts, which is harmless at a limit far above any real config.
 fn yaml_nesting_bound(text: &str) -> usize {
     let (mut flow, mut deepest_flow, mut worst_line) = (0usize, 0usize, 0usize);
     for line in text.lines() {
-        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
-        let indicators = ["- ", "? ", ": "]
+        let bytes = line.as_bytes();
+        let mut depth = bytes
             .iter()
-            .map(|indicator| line.matches(indicator).count())
-            .sum::<usize>()
-            + usize::from(line.ends_with(['-', '?', ':']));
-        worst_line = worst_line.max(indent + indicators);
-        for byte in line.bytes() {
+            .take_while(|b| matches!(b, b' ' | b'\t'))
+            .count();
+        for (at, &byte) in bytes.iter().enumerate() {
             match byte {
                 b'[' | b'{' => {
                     flow += 1;
                     deepest_flow = deepest_flow.max(flow);
                 }
                 b']' | b'}' => flow = flow.saturating_sub(1),
+                b'-' | b'?' | b':' if flow == 0 => {
+                    let next = bytes.get(at + 1);
+                    if next.is_none_or(|next| *next == b' ') {
+                        depth += 1;
+                    }
+                }
                 _ => {}
             }
         }
+        worst_line = worst_line.max(depth);
     }
     deepest_flow + worst_line
 }
@@ -619,6 +624,9 @@ mod tests {
             yaml_nesting_bound(text)
         );
         assert_eq!(yaml_nesting_bound(&"- ".repeat(5)), 5);
+        // A long flow mapping on one line is one level, not one per key.
+        let wide = format!("rules: [{{{}}}]", vec!["k: 1"; 1000].join(", "));
+        assert_eq!(yaml_nesting_bound(&wide), 3);
         // Right under the bound the reader copes (on a test thread's 2 MiB
         // stack), and the config is merely wrong.
         let deep = "- ".repeat(MAX_YAML_NESTING - 1) + "x";
