@@ -21,6 +21,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub(crate) struct Slot {
     pub compiled: CompiledPlugin,
     pub instance: Option<extism::Plugin>,
+    /// Calls the current instance has served.
+    pub served: u32,
 }
 
 pub(crate) struct Pool {
