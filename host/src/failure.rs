@@ -1,9 +1,10 @@
 //! Turns the untyped error of a failed Extism call into a [`CallError`].
 //!
 //! Extism 1.41 reports its limits only as message text (`"timeout"`,
-//! `"plugin ran out of fuel"`, `"oom"`, `"HTTP request to <url> is not
-//! allowed"`); this module is the one place that knows those strings. The
-//! tests in `tests/all/limits.rs` pin each of them, so an Extism upgrade that
+//! `"plugin ran out of fuel"`, `"oom"`); this module is the one place that
+//! knows those strings, and `imports.rs` words a refused HTTP request the
+//! same way (`imports::refused_url` reads it). The tests in
+//! `tests/all/limits.rs` pin each of them, so an Extism upgrade that
 //! changes one fails loudly instead of turning a timeout into a `Trap`.
 //!
 //! A plugin can write any of these strings into its own error channel. It
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use crate::contract::parse_plugin_error;
 use crate::error::CallError;
+use crate::imports;
 use crate::plugin::LoadedPlugin;
 
 /// Whether the instance that produced a failure may serve another call.
@@ -92,7 +94,7 @@ fn limit_or_trap(
     }
     if let Some(url) = error
         .chain()
-        .find_map(|cause| denied_url(&cause.to_string()))
+        .find_map(|cause| imports::refused_url(&cause.to_string()).map(str::to_string))
     {
         let host = url::Url::parse(&url)
             .ok()
@@ -122,11 +124,4 @@ fn limit_or_trap(
         function,
         message: root,
     }
-}
-
-fn denied_url(message: &str) -> Option<String> {
-    message
-        .strip_prefix("HTTP request to ")?
-        .strip_suffix(" is not allowed")
-        .map(str::to_string)
 }

@@ -281,11 +281,7 @@ fn http_request(
         .iter()
         .any(|pattern| pattern.matches(host))
     {
-        // The message `failure.rs` turns into `CallError::HostNotAllowed`.
-        return Err(extism::Error::msg(format!(
-            "HTTP request to {} is not allowed",
-            request.url
-        )));
+        return Err(extism::Error::msg(host_not_allowed(&request.url)));
     }
     let mut builder = ureq::http::Request::builder()
         .method(
@@ -336,6 +332,19 @@ fn http_request(
         )));
     }
     give(plugin, Some(body), results)
+}
+
+/// How `http_request` refuses a URL (Extism's wording); [`refused_url`]
+/// reads it back for `failure.rs`, which makes it `CallError::HostNotAllowed`.
+fn host_not_allowed(url: &str) -> String {
+    format!("HTTP request to {url} is not allowed")
+}
+
+/// The URL in a [`host_not_allowed`] message.
+pub(crate) fn refused_url(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("HTTP request to ")?
+        .strip_suffix(" is not allowed")
 }
 
 /// Writes a plugin's log line at `level`, inside the call's span (which
