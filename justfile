@@ -96,7 +96,7 @@ demo: build-guests
 
 # Serve examples/polyplug.toml over HTTP on 127.0.0.1:8080 (Ctrl-C stops it gracefully).
 serve: build-guests
-    cargo run --locked --quiet -p polyplug -- --config examples/polyplug.toml serve
+    cargo run --locked --quiet -p polyplug-cli -- --config examples/polyplug.toml serve
 
 # Measure polyplug against raw Extism and native code; prints one table (release build, a few minutes).
 # `just bench http` measures only the HTTP rows.
@@ -108,7 +108,7 @@ bench *rows: build-guests
 
 # Call one plugin function from examples/polyplug.toml, e.g. `just call reference_go greet '{"name":"Ada"}'`.
 call plugin function input: build
-    cargo run --locked --quiet -p polyplug -- --config examples/polyplug.toml call {{plugin}} {{function}} '{{input}}'
+    cargo run --locked --quiet -p polyplug-cli -- --config examples/polyplug.toml call {{plugin}} {{function}} '{{input}}'
 
 # Check formatting and lints (what CI enforces).
 lint:

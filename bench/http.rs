@@ -38,7 +38,7 @@ pub async fn serve_native() -> SocketAddr {
 
 /// Serves polyplug's routes for `host`; returns the address.
 pub async fn serve_polyplug(host: Arc<Host>) -> SocketAddr {
-    serve(polyplug::server::router(host, &ServerConfig::default())).await
+    serve(polyplug_server::router(host, &ServerConfig::default())).await
 }
 
 async fn serve(app: axum::Router) -> SocketAddr {

@@ -10,8 +10,9 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use polyplug::config::units::{MAX_MEMORY, WASM_PAGE};
-use polyplug::contract::{JsonProblem, check_json};
+use polyplug::fuzzing::{MAX_MEMORY, WASM_PAGE};
+use polyplug::JsonProblem;
+use polyplug::fuzzing::check_json;
 use polyplug::{HostConfig, HostPattern, Limits, PluginConfig, WasmSource};
 use polyplug_fuzz::expand;
 

@@ -10,7 +10,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use polyplug::contract::{JsonProblem, MAX_DEPTH, check_json, parse_plugin_error};
+use polyplug::fuzzing::{check_json, parse_plugin_error};
+use polyplug::{JsonProblem, MAX_DEPTH};
 use polyplug_fuzz::{expand, nesting_depth};
 use serde_json::Value;
 

@@ -7,7 +7,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use polyplug::config::units::{format_size, parse_duration, parse_size};
+use polyplug::format_size;
+use polyplug::fuzzing::{parse_duration, parse_size};
 
 fuzz_target!(|data: &[u8]| {
     if let Some(bytes) = data.first_chunk::<8>() {

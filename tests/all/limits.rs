@@ -1,6 +1,6 @@
 //! Each limit surfaces as its own typed error. Modules are the smallest WAT
 //! that shows the behaviour; these also pin the Extism error strings that
-//! `host/src/failure.rs` relies on.
+//! `host/polyplug/src/failure.rs` relies on.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

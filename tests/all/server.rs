@@ -46,7 +46,7 @@ async fn start(plugins: Vec<(&str, PluginConfig)>, server: ServerConfig) -> Runn
         let shutdown = async move {
             let _ = stopped.await;
         };
-        polyplug::server::serve(host, listener, &server, shutdown).await
+        polyplug_server::serve(host, listener, &server, shutdown).await
     });
     Running {
         addr,

@@ -79,7 +79,7 @@ async fn every_call_gets_its_own_answer_or_error_under_hostile_load() {
             let shutdown = async move {
                 let _ = stopped.await;
             };
-            polyplug::server::serve(host, listener, &ServerConfig::default(), shutdown).await
+            polyplug_server::serve(host, listener, &ServerConfig::default(), shutdown).await
         }
     });
 

@@ -133,7 +133,7 @@ async fn serve(host: Host, config: &polyplug::ServerConfig) -> anyhow::Result<()
         .await
         .with_context(|| format!("cannot listen on `{}`", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, "serving");
-    polyplug::server::serve(
+    polyplug_server::serve(
         std::sync::Arc::new(host),
         listener,
         config,
@@ -181,7 +181,7 @@ fn report(err: &CallError) {
 }
 
 fn print_plugins(host: &Host) {
-    use polyplug::config::units::format_size;
+    use polyplug::format_size;
     println!(
         "{:<20} {:<8} {:>8} {:>8} {:>10} {:>8}  functions",
         "plugin", "wasi", "timeout", "memory", "fuel", "sha256"

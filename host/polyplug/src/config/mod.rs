@@ -8,7 +8,7 @@
 
 mod hosts;
 mod raw;
-pub mod units;
+pub(crate) mod units;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

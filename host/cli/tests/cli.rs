@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 fn example_config() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/polyplug.toml")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/polyplug.toml")
 }
 
 fn polyplug(args: &[&str]) -> Command {
@@ -159,7 +159,7 @@ fn environment_variables_override_config_keys() {
 #[test]
 fn plugin_log_lines_reach_the_host_log_tagged_with_the_plugin_name() {
     let wasm = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/guests/js-tests/features.wasm")
+        .join("../../target/guests/js-tests/features.wasm")
         .canonicalize()
         .expect("the JS test plugins are built: run `just build-guests`");
     let dir = std::env::temp_dir().join(format!("polyplug-cli-log-{}", std::process::id()));

@@ -12,10 +12,12 @@
 //!   memory, fuel, input/output sizes). Everything is checked at load.
 //! - [`CallError`] and [`LoadError`]: every way a call or a load fails, as a
 //!   variant to match on.
-//! - [`contract`]: the host's side of the JSON contract in
+//! - [`JsonProblem`]: why input or output broke the JSON contract of
 //!   `docs/contract.md`.
-//! - [`server`]: the HTTP API of `polyplug serve` ([`server::router`],
-//!   [`server::serve`]), with Prometheus metrics from [`Host::metrics`].
+//! - [`Host::metrics`]: every plugin's counters in the Prometheus text
+//!   format. The HTTP API of `polyplug serve` lives in the `polyplug-server`
+//!   crate and the command in `polyplug-cli`, so an embedder's dependency
+//!   tree holds only the runtime.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -29,7 +31,7 @@
 //! [Extism]: https://extism.org
 
 pub mod config;
-pub mod contract;
+mod contract;
 mod error;
 mod failure;
 mod host;
@@ -38,11 +40,21 @@ mod kernel;
 mod metrics;
 mod plugin;
 mod pool;
-pub mod server;
 
+pub use config::units::format_size;
 pub use config::{
     AllowedPath, HostConfig, HostPattern, Limits, LogFormat, PluginConfig, ServerConfig, WasmSource,
 };
+pub use contract::{JsonProblem, MAX_DEPTH};
 pub use error::{CallError, LoadError};
 pub use host::{Host, PluginInfo};
 pub use metrics::Totals;
+
+/// The parsers the fuzz targets drive (`fuzz/`), behind the `fuzzing`
+/// feature: not part of the API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::config::units::{MAX_MEMORY, WASM_PAGE, parse_duration, parse_size};
+    pub use crate::contract::{check_json, parse_plugin_error};
+}

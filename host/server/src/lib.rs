@@ -24,9 +24,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use crate::config::ServerConfig;
-use crate::config::units::format_size;
-use crate::{CallError, Host};
+use polyplug::ServerConfig;
+use polyplug::format_size;
+use polyplug::{CallError, Host};
 
 #[derive(Clone)]
 struct App {
