@@ -337,3 +337,36 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// A WASI module whose `sleep` asks WASI's `poll_oneoff` to sleep for
+/// `wait` (where no epoch tick can reach it), then writes `0`; `quick`
+/// writes `0` at once.
+pub fn sleep_plugin(wait: std::time::Duration) -> PluginConfig {
+    let module = format!(
+        r#"(module
+        (import "wasi_snapshot_preview1" "poll_oneoff"
+          (func $poll (param i32 i32 i32 i32) (result i32)))
+        (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+        (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+        (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+        (memory (export "memory") 1)
+        (func $write_zero
+          (local $p i64)
+          (local.set $p (call $alloc (i64.const 1)))
+          (call $store_u8 (local.get $p) (i32.const 48))
+          (call $output_set (local.get $p) (i64.const 1)))
+        (func (export "quick") (result i32) (call $write_zero) (i32.const 0))
+        (func (export "sleep") (result i32)
+          ;; One subscription at 0: a relative timeout on the monotonic clock.
+          (i32.store8 (i32.const 8) (i32.const 0))
+          (i32.store (i32.const 16) (i32.const 1))
+          (i64.store (i32.const 24) (i64.const {nanos}))
+          (drop (call $poll (i32.const 0) (i32.const 128) (i32.const 1) (i32.const 256)))
+          (call $write_zero)
+          (i32.const 0)))"#,
+        nanos = wait.as_nanos()
+    );
+    let mut plugin = wat_plugin(&module);
+    plugin.wasi = true;
+    plugin
+}

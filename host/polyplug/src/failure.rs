@@ -1,22 +1,18 @@
-//! Turns the untyped error of a failed Extism call into a [`CallError`].
+//! Turns how a call ended ([`Failed`]) into a [`CallError`], and says
+//! whether the instance may serve another call.
 //!
-//! Extism 1.41 reports its limits only as message text (`"timeout"`,
-//! `"plugin ran out of fuel"`, `"oom"`); this module is the one place that
-//! knows those strings, and `imports.rs` words a refused HTTP request the
-//! same way (`imports::refused_url` reads it). The tests in
-//! `tests/all/limits.rs` pin each of them, so an Extism upgrade that
-//! changes one fails loudly instead of turning a timeout into a `Trap`.
-//!
-//! A plugin can write any of these strings into its own error channel. It
-//! only misreports its own call that way; its contract errors, being JSON
-//! objects, can never be mistaken for one of them.
+//! Limits reach here as types: the host's own [`Stop`] reasons (timeout,
+//! memory, a refused URL) and wasmtime's `Trap::OutOfFuel`, found by
+//! downcasting the error chain; no message is parsed, except the plugin's
+//! own error text, which the contract defines as a JSON object.
 
 use std::time::Duration;
 
+use crate::config::Limits;
 use crate::contract::parse_plugin_error;
 use crate::error::CallError;
-use crate::imports;
-use crate::plugin::LoadedPlugin;
+use crate::runtime::Failed;
+use crate::runtime::stop::Stop;
 
 /// Whether the instance that produced a failure may serve another call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,104 +20,115 @@ pub(crate) enum Instance {
     /// The guest returned a contract error by itself: its state is intact.
     Intact,
     /// Anything else (trap, limit, broken error): drop the instance, since
-    /// Extism does not reset one and some failures leave it broken.
+    /// some failures leave one broken.
     Discard,
 }
 
-pub(crate) fn classify(
-    plugin: &LoadedPlugin,
-    function: &str,
-    error: extism::Error,
-    elapsed: Duration,
-) -> (CallError, Instance) {
-    // Extism puts the message a guest set with `error_set` outermost and,
-    // when the call also trapped, the trap beneath it.
-    let instance = if error.chain().nth(1).is_none() {
-        Instance::Intact
-    } else {
-        Instance::Discard
-    };
-    let outer = error.to_string();
-    if let Some((code, message)) = parse_plugin_error(&outer) {
+/// Which call failed, and under what limits.
+pub(crate) struct Call<'a> {
+    pub plugin: &'a str,
+    pub function: &'a str,
+    pub limits: &'a Limits,
+    pub elapsed: Duration,
+}
+
+pub(crate) fn classify(call: &Call<'_>, failed: Failed) -> (CallError, Instance) {
+    let (plugin, function) = (call.plugin.to_string(), call.function.to_string());
+    if let Some((offset, length)) = failed.lost_output {
+        let message = format!(
+            "the plugin set its output outside its memory ({length} bytes at offset {offset})"
+        );
+        let error = CallError::Trap {
+            plugin,
+            function,
+            message,
+        };
+        return (error, Instance::Discard);
+    }
+    if let Some(text) = &failed.guest_error
+        && let Some((code, message)) = parse_plugin_error(text)
+    {
+        let instance = match failed.trap {
+            None => Instance::Intact,
+            Some(_) => Instance::Discard,
+        };
         let error = CallError::Plugin {
-            plugin: plugin.name.clone(),
-            function: function.to_string(),
+            plugin,
+            function,
             code,
             message,
         };
         return (error, instance);
     }
-    (
-        limit_or_trap(plugin, function, error, elapsed),
-        Instance::Discard,
-    )
+    let error = match failed.trap {
+        Some(trap) => limit_or_trap(call, trap),
+        None => CallError::Trap {
+            plugin,
+            function,
+            message: failed
+                .guest_error
+                .unwrap_or_else(|| format!("Returned non-zero exit code: {}", failed.returned)),
+        },
+    };
+    (error, Instance::Discard)
 }
 
-fn limit_or_trap(
-    plugin: &LoadedPlugin,
-    function: &str,
-    error: extism::Error,
-    elapsed: Duration,
-) -> CallError {
-    let limits = &plugin.config.limits;
-    let (name, function) = (plugin.name.clone(), function.to_string());
-    let outer = error.to_string();
-    let root = error.root_cause().to_string();
-    match outer.as_str() {
-        "timeout" => {
-            tracing::debug!(plugin = %name, ?elapsed, "call interrupted by its timeout");
+fn limit_or_trap(call: &Call<'_>, trap: wasmtime::Error) -> CallError {
+    let limits = call.limits;
+    let (plugin, function) = (call.plugin.to_string(), call.function.to_string());
+    match Stop::find(&trap) {
+        Some(Stop::Timeout) => {
             return CallError::Timeout {
-                plugin: name,
+                plugin,
                 function,
                 limit: limits.timeout,
             };
         }
-        "plugin ran out of fuel" => {
-            return CallError::OutOfFuel {
-                plugin: name,
-                function,
-                limit: limits.fuel,
-            };
-        }
-        _ if root == "oom" => {
+        Some(Stop::MemoryLimit) => {
             return CallError::MemoryLimit {
-                plugin: name,
+                plugin,
                 function,
                 limit: limits.memory,
             };
         }
-        _ => {}
+        Some(Stop::HostNotAllowed { url, host }) => {
+            return CallError::HostNotAllowed {
+                plugin,
+                function,
+                host: host.clone(),
+                url: url.clone(),
+            };
+        }
+        None => {}
     }
-    if let Some(url) = error
-        .chain()
-        .find_map(|cause| imports::refused_url(&cause.to_string()).map(str::to_string))
-    {
-        let host = url::Url::parse(&url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
-            .unwrap_or_default();
-        return CallError::HostNotAllowed {
-            plugin: name,
+    if trap.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::OutOfFuel) {
+        return CallError::OutOfFuel {
+            plugin,
             function,
-            host,
-            url,
+            limit: limits.fuel,
         };
     }
-    if elapsed >= limits.timeout {
-        // The interrupt can land inside a kernel call that a host function
-        // makes (reading a var key, say); Extism then reports the host
-        // function's failure instead of "timeout". A call that failed at or
+    if let Some(wasmtime_wasi::I32Exit(code)) = trap.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return CallError::Trap {
+            plugin,
+            function,
+            message: format!("the plugin exited with code {code}"),
+        };
+    }
+    if call.elapsed >= limits.timeout {
+        // A host function that was still working at the deadline (an HTTP
+        // request, say) fails with its own error; a call that failed at or
         // past its deadline was stopped by it.
-        tracing::debug!(plugin = %name, ?elapsed, %root, "failure at the deadline counted as timeout");
+        tracing::debug!(plugin, elapsed = ?call.elapsed, "failure at the deadline counted as timeout");
         return CallError::Timeout {
-            plugin: name,
+            plugin,
             function,
             limit: limits.timeout,
         };
     }
     CallError::Trap {
-        plugin: name,
+        plugin,
         function,
-        message: root,
+        message: trap.root_cause().to_string(),
     }
 }

@@ -1,23 +1,35 @@
-//! [`Host`]: the loaded plugins and the async API to call them.
+//! [`Host`]: a cheap handle over the registry of loaded plugins, and the
+//! async API to call them.
+//!
+//! The registry maps each plugin name to its current generation
+//! (`generation.rs`) behind an [`ArcSwap`]: a call loads the map without a
+//! lock, takes its plugin's generation (an `Arc`) and finishes on it; a
+//! new map can be swapped in at any time without waiting for calls, and a
+//! generation is freed when its last call ends.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
+use arc_swap::ArcSwap;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::{HostConfig, Limits};
 use crate::error::{CallError, LoadError};
+use crate::generation::Generation;
 use crate::metrics::{Exposed, Totals};
-use crate::plugin::{LoadedPlugin, SharedPlugin};
 
-/// A set of loaded plugins, ready to call. Cheap to share: wrap it in an
-/// `Arc` and call it from any number of tasks at once.
+/// The loaded plugins, ready to call: a handle, cheap to clone into every
+/// task (like `wasmtime::Engine`). Every clone sees the same plugins.
+#[derive(Clone)]
 pub struct Host {
-    plugins: BTreeMap<String, SharedPlugin>,
+    registry: Arc<ArcSwap<Registry>>,
 }
+
+/// Every plugin's current generation, by name.
+type Registry = BTreeMap<String, Arc<Generation>>;
 
 /// What a caller may want to know about a loaded plugin.
 #[derive(Debug, Clone)]
@@ -35,6 +47,8 @@ pub struct PluginInfo {
     pub wasi: bool,
     /// How long loading took (reading, checking, compiling, first instance).
     pub load_time: Duration,
+    /// When this generation of the plugin finished loading.
+    pub loaded_at: SystemTime,
     /// Calls running now.
     pub instances_busy: usize,
     pub totals: Totals,
@@ -53,13 +67,13 @@ impl Host {
     /// code reaches wasmtime-wasi, which must not run on an async worker
     /// thread, so this is safe to call from async code too (it blocks).
     pub fn new(config: HostConfig) -> Result<Self, LoadError> {
-        let plugins = std::thread::scope(|scope| {
+        let registry: Registry = std::thread::scope(|scope| {
             let loading: Vec<_> = config
                 .plugins
                 .into_iter()
                 .map(|(name, plugin)| {
                     scope.spawn(move || {
-                        let loaded = LoadedPlugin::load(&name, plugin)?;
+                        let loaded = Generation::load(&name, plugin)?;
                         Ok((name, Arc::new(loaded)))
                     })
                 })
@@ -73,7 +87,9 @@ impl Host {
                 })
                 .collect::<Result<_, LoadError>>()
         })?;
-        Ok(Self { plugins })
+        Ok(Self {
+            registry: Arc::new(ArcSwap::from_pointee(registry)),
+        })
     }
 
     /// Calls `function` of `plugin` with `input` serialized as JSON and
@@ -102,102 +118,36 @@ impl Host {
     }
 
     /// Calls `function` of `plugin` with raw JSON bytes and returns the raw
-    /// JSON output, both checked against the contract. The call waits up to
-    /// the plugin's `queue_timeout` for a free instance, then runs without
-    /// stalling other tasks: on a multi-threaded runtime the calling worker
-    /// hands its other tasks to another thread (`block_in_place`) and runs
-    /// the plugin itself; on a current-thread runtime the plugin runs on the
-    /// blocking pool. Once the plugin runs, its `timeout` bounds the call;
-    /// futures joined with this one in the same task (`select!`, `join!`)
-    /// wait for it. A module that imports WASI's `poll_oneoff` (Go's
-    /// runtime does) can sleep where the timeout cannot reach, so its calls
-    /// run in a task of their own and the caller stops waiting shortly after
-    /// the timeout; that costs such calls about 12 us.
+    /// JSON output, both checked against the contract.
+    ///
+    /// The call waits up to the plugin's `queue_timeout` for a free
+    /// instance, then runs on the thread that polls this future: no
+    /// hand-off for a quick call. A call that runs past a short time slice
+    /// (or waits on I/O) yields, and finishes on polyplug's slow lane, so
+    /// it never holds the caller's thread for more than about a
+    /// millisecond. Its `timeout` bounds it.
+    ///
+    /// Cancelling is safe: drop this future (or wrap it in
+    /// `tokio::time::timeout`) and the call stops at its next tick, its
+    /// instance is dropped and its place in the pool is free. The caller's
+    /// own timeout fires at its deadline (give or take a millisecond), not
+    /// when the plugin returns. Needs a tokio runtime with time enabled,
+    /// multi-threaded or current-thread.
     pub async fn call_json(
         &self,
         plugin: &str,
         function: &str,
         input: impl Into<Vec<u8>>,
     ) -> Result<Vec<u8>, CallError> {
-        let loaded = self.plugin(plugin)?;
-        let started = Instant::now();
-        let result = Self::run(loaded.clone(), function, input.into()).await;
-        let error = result.as_ref().err();
-        loaded.stats.record(function, started.elapsed(), error);
-        result
-    }
-
-    async fn run(
-        loaded: SharedPlugin,
-        function: &str,
-        input: Vec<u8>,
-    ) -> Result<Vec<u8>, CallError> {
-        let plugin = loaded.name.as_str();
-        if !loaded.functions.contains(function) {
-            return Err(CallError::UnknownFunction {
-                plugin: plugin.to_string(),
-                function: function.to_string(),
-            });
-        }
-        let limit = loaded.config.limits.max_input;
-        if input.len() as u64 > limit {
-            return Err(CallError::InputTooLarge {
-                plugin: plugin.to_string(),
-                function: function.to_string(),
-                size: input.len() as u64,
-                limit,
-            });
-        }
-        let wait = loaded.config.limits.queue_timeout;
-        let lease = loaded
-            .pool
-            .lease(wait)
-            .await
-            .ok_or_else(|| CallError::Busy {
-                plugin: plugin.to_string(),
-                function: function.to_string(),
-                instances: loaded.pool.size(),
-                waited: wait,
-            })?;
-        if on_multi_thread_runtime() && !loaded.can_sleep {
-            // The call runs on this thread; tokio first hands this worker's
-            // other tasks to another thread. Cheaper than a round trip to
-            // the blocking pool, which would cost more than a small call.
-            return tokio::task::block_in_place(|| loaded.call_blocking(lease, function, &input));
-        }
-        let limit = loaded.config.limits.timeout;
-        let function = function.to_string();
-        let call = {
-            let (loaded, function) = (loaded.clone(), function.clone());
-            move || loaded.call_blocking(lease, &function, &input)
-        };
-        let running = if on_multi_thread_runtime() {
-            tokio::spawn(async move { tokio::task::block_in_place(call) })
-        } else {
-            tokio::task::spawn_blocking(call)
-        };
-        if !loaded.can_sleep {
-            return running.await.unwrap_or_else(resume_panic);
-        }
-        // WASI's `poll_oneoff` sleeps in host code, where Extism's timeout
-        // cannot reach it: the caller stops waiting at the timeout, while
-        // the call keeps its slot (so its thread) until it comes back.
-        match tokio::time::timeout(limit + SLEEP_GRACE, running).await {
-            Ok(joined) => joined.unwrap_or_else(resume_panic),
-            Err(_) => {
-                tracing::warn!(plugin = %loaded.name, function, ?limit, "call still asleep past its timeout; its slot stays busy until it wakes");
-                Err(CallError::Timeout {
-                    plugin: loaded.name.clone(),
-                    function,
-                    limit,
-                })
-            }
-        }
+        let generation = self.generation(plugin)?;
+        generation.call(function, input.into()).await
     }
 
     /// The loaded plugins, by name, with their live counters.
-    pub fn plugins(&self) -> impl Iterator<Item = PluginInfo> + '_ {
-        self.plugins.values().map(|plugin| PluginInfo {
+    pub fn plugins(&self) -> impl Iterator<Item = PluginInfo> + use<> {
+        let registry = self.registry.load_full();
+        let plugins: Vec<Arc<Generation>> = registry.values().cloned().collect();
+        plugins.into_iter().map(|plugin| PluginInfo {
             name: plugin.name.clone(),
             functions: plugin.functions.iter().cloned().collect(),
             language: plugin.language.clone(),
@@ -205,6 +155,7 @@ impl Host {
             sha256: plugin.sha256.clone(),
             wasi: plugin.config.wasi,
             load_time: plugin.load_time,
+            loaded_at: plugin.loaded_at,
             instances_busy: plugin.pool.busy(),
             totals: plugin.stats.totals(),
         })
@@ -212,7 +163,8 @@ impl Host {
 
     /// Every plugin's counters in the Prometheus text format.
     pub fn metrics(&self) -> String {
-        crate::metrics::render(self.plugins.values().map(|plugin| Exposed {
+        let registry = self.registry.load();
+        crate::metrics::render(registry.values().map(|plugin| Exposed {
             plugin: &plugin.name,
             stats: &plugin.stats,
             instances_busy: plugin.pool.busy(),
@@ -220,28 +172,13 @@ impl Host {
         }))
     }
 
-    fn plugin(&self, name: &str) -> Result<SharedPlugin, CallError> {
-        self.plugins
+    fn generation(&self, name: &str) -> Result<Arc<Generation>, CallError> {
+        self.registry
+            .load()
             .get(name)
             .cloned()
             .ok_or_else(|| CallError::UnknownPlugin {
                 plugin: name.to_string(),
             })
     }
-}
-
-/// How long past its timeout a call that can sleep (`poll_oneoff`) is
-/// waited for before the caller gets `Timeout` anyway: enough for Extism's
-/// own timeout to land first whenever the call is running wasm.
-const SLEEP_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
-
-fn resume_panic<T>(join_error: tokio::task::JoinError) -> T {
-    std::panic::resume_unwind(join_error.into_panic())
-}
-
-/// Whether `block_in_place` may run here: only a multi-threaded runtime can
-/// move a worker's other tasks away while a call blocks its thread.
-fn on_multi_thread_runtime() -> bool {
-    tokio::runtime::Handle::try_current()
-        .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }

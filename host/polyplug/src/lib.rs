@@ -1,12 +1,15 @@
 //! polyplug: run untrusted [Extism] plugins with JSON in and JSON out, under
-//! hard limits, from async Rust.
+//! hard limits, from async Rust. Plugins use Extism's ABI and PDKs;
+//! polyplug runs that ABI on wasmtime itself (`runtime/`).
 //!
 //! The interesting things in this library:
 //!
 //! - [`Host`]: load plugins ([`Host::from_config_file`], [`Host::new`]) and
 //!   call them ([`Host::call`] for typed values, [`Host::call_json`] for raw
-//!   bytes). A running call never stalls other tasks (`block_in_place` on
-//!   a multi-threaded runtime, the blocking pool otherwise).
+//!   bytes). `Host` is a cheap handle: clone it into every task. A call
+//!   runs inline on the caller's thread while it is quick and moves to
+//!   polyplug's slow lane when it is not, so it never stalls other tasks;
+//!   dropping its future cancels it.
 //! - [`HostConfig`] and [`PluginConfig`]: what each plugin may do (HTTP
 //!   hosts, directories, config values) and its [`Limits`] (timeout,
 //!   memory, fuel, input/output sizes). Everything is checked at load.
@@ -34,12 +37,13 @@ pub mod config;
 mod contract;
 mod error;
 mod failure;
+mod generation;
 mod host;
-mod imports;
-mod kernel;
+mod lane;
 mod metrics;
-mod plugin;
+mod module;
 mod pool;
+mod runtime;
 
 pub use config::units::format_size;
 pub use config::{
@@ -49,6 +53,8 @@ pub use contract::{JsonProblem, MAX_DEPTH};
 pub use error::{CallError, LoadError};
 pub use host::{Host, PluginInfo};
 pub use metrics::Totals;
+pub use runtime::engine::CACHE_CONFIG_ENV;
+pub use runtime::log::GUEST_LOG;
 
 /// The parsers the fuzz targets drive (`fuzz/`), behind the `fuzzing`
 /// feature: not part of the API.

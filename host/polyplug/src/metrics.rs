@@ -31,6 +31,9 @@ pub(crate) struct FunctionStats {
 /// Counters of every function of one plugin.
 pub(crate) struct PluginStats {
     functions: BTreeMap<String, FunctionStats>,
+    /// Calls the host stopped waiting for at their deadline (asleep in
+    /// WASI, or blocked in a host function), dropped with their instance.
+    abandoned: AtomicU64,
 }
 
 /// A snapshot of one plugin's totals, for listings.
@@ -48,6 +51,7 @@ impl PluginStats {
                 .into_iter()
                 .map(|name| (name.clone(), FunctionStats::default()))
                 .collect(),
+            abandoned: AtomicU64::new(0),
         }
     }
 
@@ -65,6 +69,11 @@ impl PluginStats {
         if let Some(error) = error {
             stats.errors[error.kind_index()].fetch_add(1, Relaxed);
         }
+    }
+
+    /// Counts a call abandoned at its deadline.
+    pub fn add_abandoned(&self) {
+        self.abandoned.fetch_add(1, Relaxed);
     }
 
     /// Adds the fuel one call of `function` used.
@@ -173,6 +182,20 @@ pub(crate) fn render<'a>(plugins: impl IntoIterator<Item = Exposed<'a>> + Clone)
         "Fuel used by calls.",
         |s| s.fuel.load(Relaxed),
     );
+    header(
+        &mut out,
+        "polyplug_calls_abandoned_total",
+        "counter",
+        "Calls dropped with their instance at their deadline (asleep in WASI or blocked in a host function).",
+    );
+    for p in plugins.clone() {
+        let _ = writeln!(
+            out,
+            "polyplug_calls_abandoned_total{{plugin=\"{}\"}} {}",
+            escape(p.plugin),
+            p.stats.abandoned.load(Relaxed)
+        );
+    }
     gauge(
         &mut out,
         "polyplug_instances_busy",

@@ -1,67 +1,58 @@
-//! A plugin's bounded set of execution slots.
+//! A plugin generation's bounded set of instances.
 //!
-//! Each slot owns its own compiled copy of the module, and with it its own
-//! wasmtime engine, and runs at most one call at a time. The separate engine
-//! is what isolates calls from each other: Extism stops a call that runs
-//! past its timeout by bumping the *engine's* epoch, which interrupts every
-//! call running on that engine. With one call per engine, a timeout can
-//! only ever stop the call that earned it.
+//! At most `instances` calls of a generation run at once, each in an
+//! instance of its own; all of them share the generation's engine and
+//! compiled code. An instance that finished cleanly waits here for the
+//! next call; a caller that finds every instance busy waits up to
+//! `queue_timeout` for one. The first instance is made at load, the
+//! others when a call finds none idle.
 //!
-//! Slots are made on demand up to the plugin's `instances` limit; the first
-//! one is made at load. A new slot compiles from wasmtime's on-disk cache
-//! (about 1-2 ms for a small guest, tens of ms for Go). A caller that finds
-//! every slot busy waits up to `queue_timeout` for one.
+//! A lease is owned by the call's future: when the future is dropped (the
+//! caller gave up, or the host stopped waiting at the deadline), the
+//! instance it held is dropped with it and its place is free at once.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use extism::CompiledPlugin;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// One engine and, between calls, the instance that last ran cleanly on it.
-pub(crate) struct Slot {
-    pub compiled: CompiledPlugin,
-    pub instance: Option<extism::Plugin>,
-    /// Calls the current instance has served.
-    pub served: u32,
-}
+use crate::runtime::Instance;
 
 pub(crate) struct Pool {
-    permits: std::sync::Arc<Semaphore>,
-    idle: Mutex<Vec<Slot>>,
+    permits: Arc<Semaphore>,
+    idle: Mutex<Vec<Instance>>,
     size: usize,
 }
 
-/// The right to run one call: a permit, and the slot to run it in.
+/// The right to run one call: a permit, and the idle instance to run it
+/// in, if there was one.
 pub(crate) struct Lease {
     _permit: OwnedSemaphorePermit,
-    pub slot: Option<Slot>,
+    pub instance: Option<Instance>,
 }
 
 impl Pool {
-    /// A pool of at most `size` slots, starting with `first`.
-    pub fn new(size: usize, first: Slot) -> Self {
+    /// A pool of at most `size` instances, starting with `first`.
+    pub fn new(size: usize, first: Instance) -> Self {
         Self {
-            permits: std::sync::Arc::new(Semaphore::new(size)),
+            permits: Arc::new(Semaphore::new(size)),
             idle: Mutex::new(vec![first]),
             size,
         }
     }
 
-    /// The most calls this plugin runs at once.
+    /// The most calls this generation runs at once.
     pub fn size(&self) -> usize {
         self.size
     }
 
-    /// Calls holding a slot now.
+    /// Calls holding an instance now.
     pub fn busy(&self) -> usize {
         self.size - self.permits.available_permits()
     }
 
-    /// Waits up to `wait` for a free slot; `None` if none freed up in time.
-    /// The lease holds an idle slot, or `None` when the caller must make one
-    /// (which the permit entitles it to).
+    /// Waits up to `wait` for a free place; `None` if none freed up in time.
     pub async fn lease(&self, wait: std::time::Duration) -> Option<Lease> {
-        // A free instance is the common case: take it without arming a timer.
+        // A free place is the common case: take it without arming a timer.
         let permit = match self.permits.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => tokio::time::timeout(wait, self.permits.clone().acquire_owned())
@@ -69,20 +60,20 @@ impl Pool {
                 .ok()?
                 .expect("the semaphore is never closed"),
         };
-        let slot = self.lock().pop();
+        let instance = self.lock().pop();
         Some(Lease {
             _permit: permit,
-            slot,
+            instance,
         })
     }
 
-    /// Gives a slot back for the next call. Called before the lease (and its
-    /// permit) is dropped, so a waiting caller always finds the slot.
-    pub fn give_back(&self, slot: Slot) {
-        self.lock().push(slot);
+    /// Keeps an instance for the next call. Called before the lease (and
+    /// its permit) is dropped, so a waiting caller always finds it.
+    pub fn give_back(&self, instance: Instance) {
+        self.lock().push(instance);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Slot>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Instance>> {
         self.idle
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -143,13 +143,6 @@ pub fn cases() -> Vec<LoadCase> {
             )),
             LoadExpect::Instantiate,
         ),
-        case(
-            "`_initialize` measuring a block",
-            wat_plugin(&wat::module(
-                r#"(func (export "_initialize") (drop (call $length (i64.const 77))))"#,
-            )),
-            LoadExpect::Instantiate,
-        ),
         // Extism's limiter counts linear memory only: a table without a
         // maximum grew until the host's allocation failed (`table.grow` by
         // 4Mi entries took 32MiB under a 1MiB `memory`).
@@ -195,4 +188,24 @@ fn hostile_modules_never_load() {
     for case in cases() {
         check_load(&case, 1);
     }
+}
+
+/// Extism ran start-up code before its host functions could reach memory,
+/// so a start function or `_initialize` that called one crashed the host
+/// (a null pointer in `CurrentPlugin`), and polyplug refused such modules.
+/// polyplug's own host functions work from start-up code like anywhere
+/// else: a module that measures a block and reads the config while it
+/// starts loads and serves.
+#[test]
+fn host_functions_work_in_start_up_code() {
+    let plugin = wat_plugin(&wat::module(
+        r#"(func (export "_initialize")
+             (drop (call $length (i64.const 77)))
+             (drop (call $config_get (call $alloc (i64.const 1)))))"#,
+    ));
+    let host = crate::support::host_with("starter", plugin);
+    let output = super::child::runtime()
+        .block_on(host.call_json("starter", "good", "{}"))
+        .expect("the module serves after its start-up code called the host");
+    assert!(!output.is_empty());
 }

@@ -1,0 +1,307 @@
+//! One generation of a plugin: a module as loaded from one config, its
+//! compiled code, its pool of instances and its counters. A call takes the
+//! plugin's current generation from the host's registry (`host.rs`) and
+//! finishes on it, whatever replaces it meanwhile.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+use crate::config::{PluginConfig, WasmSource};
+use crate::contract::check_json;
+use crate::error::{CallError, LoadError};
+use crate::failure::{self, Instance as Kept};
+use crate::lane;
+use crate::metrics::PluginStats;
+use crate::module::{self, hex};
+use crate::pool::{Lease, Pool};
+use crate::runtime::state::Grants;
+use crate::runtime::{Compiled, Instance, Setup};
+
+pub(crate) struct Generation {
+    pub name: String,
+    pub config: PluginConfig,
+    /// sha256 of the module, lowercase hex.
+    pub sha256: String,
+    /// Exports callable with the Extism calling convention.
+    pub functions: BTreeSet<String>,
+    /// The source language the module's `producers` section names.
+    pub language: Option<String>,
+    pub pool: Pool,
+    pub stats: PluginStats,
+    /// How long loading took (reading, checking, compiling, first instance).
+    pub load_time: Duration,
+    /// When loading finished.
+    pub loaded_at: SystemTime,
+    compiled: Compiled,
+}
+
+/// How many calls one instance serves before a fresh one replaces it:
+/// whatever a guest leaks, or a store accumulates, an instance lives
+/// bounded.
+pub(crate) const CALLS_PER_INSTANCE: u32 = 10_000;
+
+/// The kernel's share of memory before a plugin allocates anything: the
+/// least any memory limit must leave room for.
+const KERNEL_INITIAL_MEMORY: u64 = 1 << 20;
+
+/// Bytes one instance's vars may hold, as Extism caps them by default.
+const MAX_VAR_BYTES: u64 = 1 << 20;
+
+impl Generation {
+    /// Reads, checks and compiles the module, and starts one instance so
+    /// that a module that cannot run (unknown imports, a trapping start-up)
+    /// fails here rather than at the first call. Blocks; call it from a
+    /// thread that may block.
+    pub fn load(name: &str, config: PluginConfig) -> Result<Self, LoadError> {
+        let started = Instant::now();
+        let label = config.wasm.to_string();
+        let bytes = read_module(name, &config)?;
+        let binary = wat::parse_bytes(&bytes).map_err(|err| LoadError::InvalidModule {
+            plugin: name.to_string(),
+            path: label.clone(),
+            reason: err.to_string(),
+        })?;
+        let sha256 = hex(&Sha256::digest(&binary));
+        if let Some(expected) = &config.sha256
+            && *expected != sha256
+        {
+            return Err(LoadError::HashMismatch {
+                plugin: name.to_string(),
+                path: label,
+                expected: expected.clone(),
+                actual: sha256,
+            });
+        }
+        let invalid = |reason: String| LoadError::InvalidModule {
+            plugin: name.to_string(),
+            path: label.clone(),
+            reason,
+        };
+        let facts = module::inspect(&binary).map_err(invalid)?;
+        if facts.initial_memory > config.limits.memory {
+            return Err(invalid(format!(
+                "its memory starts at {} bytes, over the plugin's `memory` limit of {}",
+                facts.initial_memory, config.limits.memory
+            )));
+        }
+        let cannot_start = |reason: String| LoadError::Instantiate {
+            plugin: name.to_string(),
+            path: label.clone(),
+            reason,
+        };
+        if let (false, Some(import)) = (config.wasi, &facts.wasi_import) {
+            return Err(cannot_start(format!(
+                "it imports WASI (`{import}`), which this plugin is not granted: \
+                 set `wasi = true` for it (Go and JavaScript plugins need it)"
+            )));
+        }
+        let grants = Grants {
+            plugin: name.to_string(),
+            allowed_hosts: config.allowed_hosts.clone(),
+            config: config.config.clone(),
+            memory: config.limits.memory.max(KERNEL_INITIAL_MEMORY),
+            max_http_response: config.limits.max_http_response,
+            max_var_bytes: MAX_VAR_BYTES,
+        };
+        let wasi = config.wasi.then(|| config.allowed_paths.clone());
+        let memory_cap = config.limits.memory;
+        let compiled = Compiled::new(
+            &binary,
+            grants,
+            wasi,
+            config.limits.clone(),
+            memory_cap,
+            facts.functions.iter().cloned(),
+        )
+        .map_err(|setup| match setup {
+            Setup::Compile(err) | Setup::Engine(err) => invalid(format!("{err:#}")),
+            Setup::Link(err) => cannot_start(format!("{err:#}")),
+        })?;
+        let first = start_up(&compiled).map_err(|err| cannot_start(format!("{err:#}")))?;
+        Ok(Self {
+            name: name.to_string(),
+            pool: Pool::new(config.limits.instances, first),
+            stats: PluginStats::new(&facts.functions),
+            load_time: started.elapsed(),
+            loaded_at: SystemTime::now(),
+            config,
+            sha256,
+            functions: facts.functions,
+            language: facts.language,
+            compiled,
+        })
+    }
+
+    /// Calls `function` with `input`: waits for a place in the pool, runs
+    /// the call (inline, then on the slow lane if it runs long; `lane.rs`)
+    /// and counts it.
+    pub async fn call(
+        self: &Arc<Self>,
+        function: &str,
+        input: Vec<u8>,
+    ) -> Result<Vec<u8>, CallError> {
+        let started = Instant::now();
+        let result = self.run(function, input).await;
+        self.stats
+            .record(function, started.elapsed(), result.as_ref().err());
+        result
+    }
+
+    async fn run(self: &Arc<Self>, function: &str, input: Vec<u8>) -> Result<Vec<u8>, CallError> {
+        let limits = &self.config.limits;
+        let error =
+            |make: fn(String, String) -> CallError| make(self.name.clone(), function.to_string());
+        if !self.functions.contains(function) {
+            return Err(error(|plugin, function| CallError::UnknownFunction {
+                plugin,
+                function,
+            }));
+        }
+        if input.len() as u64 > limits.max_input {
+            return Err(CallError::InputTooLarge {
+                plugin: self.name.clone(),
+                function: function.to_string(),
+                size: input.len() as u64,
+                limit: limits.max_input,
+            });
+        }
+        check_json(&input).map_err(|problem| CallError::InvalidInput {
+            plugin: self.name.clone(),
+            function: function.to_string(),
+            problem,
+        })?;
+        let lease = self
+            .pool
+            .lease(limits.queue_timeout)
+            .await
+            .ok_or_else(|| CallError::Busy {
+                plugin: self.name.clone(),
+                function: function.to_string(),
+                instances: self.pool.size(),
+                waited: limits.queue_timeout,
+            })?;
+        let deadline = Instant::now() + limits.timeout;
+        let call = {
+            let (generation, function) = (self.clone(), function.to_string());
+            async move { generation.run_in(lease, &function, &input).await }
+        };
+        match lane::run(call, deadline).await {
+            Ok(result) => result,
+            Err(lane::Abandoned::Deadline) => {
+                self.stats.add_abandoned();
+                tracing::warn!(plugin = %self.name, function, "call still running past its deadline; dropped with its instance");
+                Err(CallError::Timeout {
+                    plugin: self.name.clone(),
+                    function: function.to_string(),
+                    limit: limits.timeout,
+                })
+            }
+        }
+    }
+
+    /// Runs one call in the lease's instance, or a new one.
+    async fn run_in(
+        &self,
+        mut lease: Lease,
+        function: &str,
+        input: &[u8],
+    ) -> Result<Vec<u8>, CallError> {
+        let limits = &self.config.limits;
+        let mut instance = match lease.instance.take() {
+            Some(instance) => instance,
+            None => self
+                .compiled
+                .instantiate()
+                .await
+                .map_err(|err| CallError::Start {
+                    plugin: self.name.clone(),
+                    function: function.to_string(),
+                    message: format!("{err:#}"),
+                })?,
+        };
+        let started = Instant::now();
+        let (result, fuel) = instance.call(function, input, limits).await;
+        self.stats.add_fuel(function, fuel);
+        let output = match result {
+            Ok(output) => output,
+            Err(failed) => {
+                let call = failure::Call {
+                    plugin: &self.name,
+                    function,
+                    limits,
+                    elapsed: started.elapsed(),
+                };
+                let (error, kept) = failure::classify(&call, failed);
+                if kept == Kept::Intact {
+                    self.keep(instance);
+                }
+                return Err(error);
+            }
+        };
+        if output.len() as u64 > limits.max_output {
+            return Err(CallError::OutputTooLarge {
+                plugin: self.name.clone(),
+                function: function.to_string(),
+                size: output.len() as u64,
+                limit: limits.max_output,
+            });
+        }
+        check_json(&output).map_err(|problem| CallError::InvalidOutput {
+            plugin: self.name.clone(),
+            function: function.to_string(),
+            problem,
+        })?;
+        self.keep(instance);
+        Ok(output)
+    }
+
+    /// Keeps a healthy instance for the next call, unless the plugin has
+    /// files (WASI puts no cap on the descriptors an instance may hold
+    /// open, so such an instance is dropped after every call, which closes
+    /// them; see SECURITY.md) or it has served [`CALLS_PER_INSTANCE`] calls.
+    fn keep(&self, instance: Instance) {
+        if self.config.allowed_paths.is_empty() && instance.served < CALLS_PER_INSTANCE {
+            self.pool.give_back(instance);
+        }
+    }
+}
+
+/// Runs the first instance's start-up code on this (blocking) thread.
+fn start_up(compiled: &Compiled) -> wasmtime::Result<Instance> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    runtime.block_on(compiled.instantiate())
+}
+
+fn read_module(name: &str, config: &PluginConfig) -> Result<Vec<u8>, LoadError> {
+    let limit = config.limits.max_module;
+    let too_large = |size: u64| LoadError::ModuleTooLarge {
+        plugin: name.to_string(),
+        path: config.wasm.to_string(),
+        size,
+        limit,
+    };
+    match &config.wasm {
+        WasmSource::Bytes(bytes) if bytes.len() as u64 > limit => {
+            Err(too_large(bytes.len() as u64))
+        }
+        WasmSource::Bytes(bytes) => Ok(bytes.to_vec()),
+        WasmSource::File(path) => {
+            let read_error = |source| LoadError::ModuleRead {
+                plugin: name.to_string(),
+                path: path.display().to_string(),
+                source,
+            };
+            // Check the size before reading, so a huge file is never loaded.
+            let size = std::fs::metadata(path).map_err(read_error)?.len();
+            if size > limit {
+                return Err(too_large(size));
+            }
+            std::fs::read(path).map_err(read_error)
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Where a call runs: on the caller's thread while it is quick, on the
+//! slow lane once it is not.
+//!
+//! A call starts inline, polled by the task that awaits it, on that task's
+//! own thread: no hand-off, which is what most calls (microseconds) need.
+//! wasm runs on a fiber that the epoch callback (`runtime/mod.rs`) makes
+//! yield once the call has run for [`SLICE`](crate::runtime::SLICE); a call
+//! that yields, or that waits on I/O (an HTTP request, a WASI sleep), is
+//! handed to the slow lane, a small runtime of its own, and the caller
+//! awaits it there. So a call that runs long holds the caller's thread for
+//! at most one slice and a tick, and never stalls the other tasks on it.
+//!
+//! The slow lane has as many threads as there are CPUs, shared by every
+//! host in the process.
+//!
+//! A call that is handed over is awaited at most until its deadline plus
+//! [`GRACE`]: the epoch stops wasm at the deadline, but a call asleep in
+//! WASI, or blocked in a host function, is simply dropped then, which
+//! drops its instance and frees its place in the pool.
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use tracing::Instrument;
+use tracing::instrument::WithSubscriber;
+
+/// How long past its deadline a handed-over call is waited for.
+pub(crate) const GRACE: Duration = Duration::from_millis(20);
+
+/// Why a handed-over call gave no result.
+pub(crate) enum Abandoned {
+    /// Its deadline plus [`GRACE`] passed.
+    Deadline,
+}
+
+/// Runs `call` inline until it first yields, then on the slow lane until
+/// it finishes or `deadline` (plus [`GRACE`]) passes.
+pub(crate) async fn run<F>(call: F, deadline: Instant) -> Result<F::Output, Abandoned>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let mut call = Box::pin(call);
+    let first = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
+    if let Poll::Ready(output) = first {
+        return Ok(output);
+    }
+    // The deadline is kept by the slow lane's own timer, so the caller's
+    // runtime needs none; the caller's span and subscriber go along, so a
+    // plugin's log lines land where they would have inline.
+    let until = deadline + GRACE;
+    let bounded = async move { tokio::time::timeout_at(until.into(), call).await };
+    let task = slow_lane().spawn(bounded.in_current_span().with_current_subscriber());
+    let _abort = AbortOnDrop(task.abort_handle());
+    match task.await {
+        Ok(Ok(output)) => Ok(output),
+        Ok(Err(_elapsed)) => Err(Abandoned::Deadline),
+        Err(join) => std::panic::resume_unwind(join.into_panic()),
+    }
+}
+
+/// Cancels the slow-lane task when the caller stops waiting for it.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn slow_lane() -> &'static tokio::runtime::Runtime {
+    static LANE: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    LANE.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(std::thread::available_parallelism().map_or(1, usize::from))
+            .thread_name("polyplug-slow")
+            .enable_time()
+            .build()
+            .expect("starting polyplug's slow-lane runtime")
+    })
+}
