@@ -40,6 +40,14 @@ build-guest-rust:
     cd guests/rust && cargo build --release --locked
     cp guests/rust/target/wasm32-unknown-unknown/release/polyplug_reference_rust.wasm {{guests_out}}/reference-rust.wasm
 
+# Build the benchmark's greet guest: the Rust guest's `greet` without the `http_headers` import, so Node.js can load it too.
+build-bench-guest:
+    @echo "==> building the benchmark's greet guest"
+    mkdir -p {{guests_out}}
+    cd bench/greet-guest && cargo build --release --locked --target-dir target
+    cp bench/greet-guest/target/wasm32-unknown-unknown/release/polyplug_bench_greet.wasm {{guests_out}}/bench-greet.wasm
+    python3 bench/greet-guest/check_imports.py {{guests_out}}/bench-greet.wasm
+
 # Build the Go guest: TinyGo when it is on PATH, else standard Go for wasip1.
 build-guest-go:
     @echo "==> building the Go guest ($(command -v tinygo >/dev/null && echo tinygo || go version))"
@@ -115,6 +123,7 @@ lint:
     @echo "==> rustfmt"
     cargo fmt --all --check
     cd guests/rust && cargo fmt --check
+    cd bench/greet-guest && cargo fmt --check
     cd sdk/rust && cargo fmt --check
     cd sdk/js/core && cargo fmt --check
     cd sdk/js/compiler && cargo fmt --check
@@ -122,6 +131,7 @@ lint:
     @echo "==> clippy"
     cargo clippy --workspace --all-targets --locked -- -D warnings
     cd guests/rust && cargo clippy --release --locked -- -D warnings
+    cd bench/greet-guest && cargo clippy --release --locked --target-dir target -- -D warnings
     cd sdk/js/core && cargo clippy --release --locked -- -D warnings
     cd sdk/js/compiler && cargo clippy --release --locked --all-targets -- -D warnings
     @echo "==> go vet"
@@ -132,6 +142,7 @@ lint:
 clean:
     cargo clean
     cd guests/rust && cargo clean
+    cd bench/greet-guest && cargo clean --target-dir target
     cd sdk/rust && cargo clean
     cd sdk/js/core && cargo clean
     cd sdk/js/compiler && cargo clean
