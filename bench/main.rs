@@ -13,6 +13,7 @@
 //! starts from a clean process.
 
 mod http;
+mod load;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -249,8 +250,8 @@ fn http_rows(runtime: &tokio::runtime::Runtime) -> Vec<Row> {
         .unwrap();
     let (native, ours) = generator.block_on(async {
         (
-            http::drive(native, "/greet", GREET_INPUT, &expect).await,
-            http::drive(ours, "/v1/plugins/p/greet", GREET_INPUT, &expect).await,
+            load::drive(native, "/greet", GREET_INPUT, &expect).await,
+            load::drive(ours, "/v1/plugins/p/greet", GREET_INPUT, &expect).await,
         )
     });
     let what = |m: &str| format!("HTTP POST greet, {m}: native axum vs polyplug serve");
