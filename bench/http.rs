@@ -1,4 +1,4 @@
-//! The HTTP row: `POST /v1/plugins/p/greet` through `polyplug::server`
+//! The HTTP rows: `POST /v1/plugins/p/greet` through `polyplug::server`
 //! against a native axum handler doing the same JSON work, both served from
 //! this process and driven by the same load generator ([`crate::load`]) over
 //! loopback.

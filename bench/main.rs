@@ -10,7 +10,8 @@
 //! with a warm and a cold compile cache, and the first call after load; RSS
 //! per pooled instance. Cold start and memory run in child processes
 //! (`polyplug-bench cold-start <lang>`, `polyplug-bench rss <lang>`) so each
-//! starts from a clean process.
+//! starts from a clean process; so does the HTTP load generator
+//! (`polyplug-bench load ...`, [`load`]).
 
 mod http;
 mod load;
@@ -121,11 +122,11 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some("cold-start") => return cold_start_child(Guest::by_name(&args[2])),
         Some("rss") => return rss_child(Guest::by_name(&args[2])),
+        Some("load") => return load::child(&args[2..]),
         _ => {}
     }
     let runtime = tokio::runtime::Runtime::new().unwrap();
     if args.get(1).is_some_and(|arg| arg == "http") {
-        eprintln!("HTTP load, native then polyplug ...");
         return print_table(&http_rows(&runtime));
     }
     let guests: Vec<Guest> = GUESTS.into_iter().filter(Guest::built).collect();
@@ -139,7 +140,6 @@ fn main() {
     }
     rows.push(native_vs_guest(&runtime));
     rows.extend(versus_rust(&warm));
-    eprintln!("HTTP load, native then polyplug ...");
     rows.extend(http_rows(&runtime));
     eprintln!("scaling ...");
     rows.push(scaling(&runtime, Guest::by_name("rust")));
@@ -239,48 +239,44 @@ fn versus_rust(warm: &[(Guest, Duration)]) -> Vec<Row> {
 fn http_rows(runtime: &tokio::runtime::Runtime) -> Vec<Row> {
     let guest = Guest::by_name("rust");
     let host = Arc::new(guest.host(polyplug::Limits::default().instances));
-    let expect = native_greet(GREET_INPUT);
-    // The servers run on the runtime's workers; the load generator gets a
-    // thread and a runtime of its own, as a separate process would.
     let (native, ours) =
         runtime.block_on(async { (http::serve_native().await, http::serve_polyplug(host).await) });
-    let generator = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let (native, ours) = generator.block_on(async {
-        (
-            load::drive(native, "/greet", GREET_INPUT, &expect).await,
-            load::drive(ours, "/v1/plugins/p/greet", GREET_INPUT, &expect).await,
-        )
-    });
-    let what = |m: &str| format!("HTTP POST greet, {m}: native axum vs polyplug serve");
-    vec![
-        Row {
-            what: what("requests/s"),
-            language: guest.language,
-            baseline: format!("{:.0}/s", native.requests_per_second),
-            polyplug: format!("{:.0}/s", ours.requests_per_second),
-            ratio: ours.requests_per_second / native.requests_per_second,
-            target: ">= 0.60x",
-        },
-        Row {
-            what: what("p50"),
-            language: guest.language,
-            baseline: micros(native.p50),
-            polyplug: micros(ours.p50),
-            ratio: ratio(ours.p50, native.p50),
-            target: "",
-        },
-        Row {
-            what: what("p99"),
-            language: guest.language,
-            baseline: micros(native.p99),
-            polyplug: micros(ours.p99),
-            ratio: ratio(ours.p99, native.p99),
-            target: "<= 2x",
-        },
-    ]
+    let mut rows = Vec::new();
+    for connections in load::CONNECTIONS {
+        eprintln!("HTTP load, {connections} connections: native, polyplug ...");
+        let native = load::greet(native, "/greet", connections);
+        let ours = load::greet(ours, "/v1/plugins/p/greet", connections);
+        let what = |m: &str| {
+            format!("HTTP greet, {connections} conns, {m}: native axum vs polyplug serve")
+        };
+        rows.extend([
+            Row {
+                what: what("req/s"),
+                language: guest.language,
+                baseline: format!("{:.0}/s", native.requests_per_second),
+                polyplug: format!("{:.0}/s", ours.requests_per_second),
+                ratio: ours.requests_per_second / native.requests_per_second,
+                target: ">= 0.60x",
+            },
+            Row {
+                what: what("p50"),
+                language: guest.language,
+                baseline: micros(native.p50),
+                polyplug: micros(ours.p50),
+                ratio: ratio(ours.p50, native.p50),
+                target: "",
+            },
+            Row {
+                what: what("p99"),
+                language: guest.language,
+                baseline: micros(native.p99),
+                polyplug: micros(ours.p99),
+                ratio: ratio(ours.p99, native.p99),
+                target: "<= 2x",
+            },
+        ]);
+    }
+    rows
 }
 
 /// `greet`'s input and output, for the native versions of it.
