@@ -1,7 +1,11 @@
-//! The HTTP rows: `POST /v1/plugins/p/greet` through `polyplug::server`
-//! against a native axum handler doing the same JSON work, both served from
-//! this process and driven by the same load generator ([`crate::load`]) over
-//! loopback.
+//! The HTTP rows: `POST /v1/plugins/p/greet` through
+//! `polyplug_server::router`, against a native axum handler doing the same
+//! JSON work (both served from this process) and against a Node.js server
+//! on `@extism/extism` ([`crate::node`]), all at each of
+//! [`load::CONNECTIONS`] and all driven by one load generator
+//! ([`crate::load`]) over loopback. polyplug and Node.js serve the same
+//! module, the bench greet guest, since Node.js cannot link the reference
+//! Rust guest.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,20 +16,114 @@ use tokio::net::TcpListener;
 
 use polyplug::{Host, ServerConfig};
 
-use crate::{GreetInput, Greeting};
+use crate::load::{self, Load};
+use crate::node::NodeServer;
+use crate::{BENCH_GREET, GreetInput, Greeting, Row, micros, ratio};
+
+/// polyplug's route for `greet`; the Node.js server answers on it too.
+const POLYPLUG_PATH: &str = "/v1/plugins/p/greet";
+
+pub fn rows(runtime: &tokio::runtime::Runtime) -> Vec<Row> {
+    let guest = BENCH_GREET;
+    assert!(
+        guest.built(),
+        "{} is missing: `just build-bench-guest` builds it",
+        guest.path().display()
+    );
+    // Every limit on, as `polyplug serve` has it when the config names none.
+    let host = Arc::new(guest.host(polyplug::Limits::default().instances));
+    let (native, ours) =
+        runtime.block_on(async { (serve_native().await, serve_polyplug(host).await) });
+    let node = NodeServer::start(&guest.path());
+    let (mut rows, mut node_rows) = (Vec::new(), Vec::new());
+    for connections in load::CONNECTIONS {
+        eprintln!("HTTP load, {connections} connections: native, polyplug, Node.js ...");
+        let native = load::greet(native, "/greet", connections);
+        let ours = load::greet(ours, POLYPLUG_PATH, connections);
+        rows.extend(versus(
+            "native axum",
+            connections,
+            &native,
+            &ours,
+            ">= 0.60x",
+            "<= 2x",
+        ));
+        if let Ok(node) = &node {
+            let baseline = load::greet(node.addr, POLYPLUG_PATH, connections);
+            node_rows.extend(versus(
+                "Node.js server",
+                connections,
+                &baseline,
+                &ours,
+                ">= 1.20x",
+                "",
+            ));
+        }
+    }
+    if let Err(reason) = node {
+        node_rows.push(Row {
+            what: format!("HTTP greet vs Node.js: skipped, {reason}"),
+            language: guest.language,
+            baseline: "-".into(),
+            polyplug: "-".into(),
+            ratio: f64::NAN,
+            target: "",
+        });
+    }
+    rows.extend(node_rows);
+    rows
+}
+
+/// Requests/s, p50 and p99 of polyplug against `baseline`.
+fn versus(
+    name: &str,
+    connections: usize,
+    baseline: &Load,
+    ours: &Load,
+    rps_target: &'static str,
+    p99_target: &'static str,
+) -> Vec<Row> {
+    let what = |m: &str| format!("HTTP greet, {connections} conns, {m}: {name} vs polyplug serve");
+    vec![
+        Row {
+            what: what("req/s"),
+            language: BENCH_GREET.language,
+            baseline: format!("{:.0}/s", baseline.requests_per_second),
+            polyplug: format!("{:.0}/s", ours.requests_per_second),
+            ratio: ours.requests_per_second / baseline.requests_per_second,
+            target: rps_target,
+        },
+        Row {
+            what: what("p50"),
+            language: BENCH_GREET.language,
+            baseline: micros(baseline.p50),
+            polyplug: micros(ours.p50),
+            ratio: ratio(ours.p50, baseline.p50),
+            target: "",
+        },
+        Row {
+            what: what("p99"),
+            language: BENCH_GREET.language,
+            baseline: micros(baseline.p99),
+            polyplug: micros(ours.p99),
+            ratio: ratio(ours.p99, baseline.p99),
+            target: p99_target,
+        },
+    ]
+}
 
 async fn native_greet(Json(input): Json<GreetInput>) -> Json<Greeting> {
     Json(Greeting::of(input))
 }
 
 /// Serves the native handler at `/greet`; returns its address.
-pub async fn serve_native() -> SocketAddr {
+async fn serve_native() -> SocketAddr {
     let app = axum::Router::new().route("/greet", post(native_greet));
     serve(app).await
 }
 
 /// Serves polyplug's routes for `host`; returns the address.
-pub async fn serve_polyplug(host: Arc<Host>) -> SocketAddr {
+async fn serve_polyplug(host: Arc<Host>) -> SocketAddr {
     serve(polyplug_server::router(host, &ServerConfig::default())).await
 }
 

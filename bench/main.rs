@@ -6,15 +6,17 @@
 //! on the same module (each language); the Rust guest vs the same logic as a
 //! native function; each guest's warm `greet` vs the Rust guest's; HTTP
 //! throughput and latency of `polyplug serve`'s route vs a native axum
-//! handler ([`http`]); throughput with 2 instances vs 1; load-to-first-result
-//! with a warm and a cold compile cache, and the first call after load; RSS
-//! per pooled instance. Cold start and memory run in child processes
+//! handler and vs a Node.js server on `@extism/extism` ([`http`]);
+//! throughput with 2 instances vs 1; load-to-first-result with a warm and a
+//! cold compile cache, and the first call after load; RSS per pooled
+//! instance. Cold start and memory run in child processes
 //! (`polyplug-bench cold-start <lang>`, `polyplug-bench rss <lang>`) so each
 //! starts from a clean process; so does the HTTP load generator
 //! (`polyplug-bench load ...`, [`load`]).
 
 mod http;
 mod load;
+mod node;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -57,6 +59,15 @@ const GUESTS: [Guest; 4] = [
         wasi: true,
     },
 ];
+
+/// `greet` without the `http_headers` import (bench/greet-guest), which
+/// every server of the HTTP rows serves: Node.js cannot link the reference
+/// Rust guest. `just build-bench-guest` builds it.
+const BENCH_GREET: Guest = Guest {
+    language: "rust",
+    file: "bench-greet.wasm",
+    wasi: false,
+};
 
 impl Guest {
     fn path(&self) -> PathBuf {
@@ -127,7 +138,7 @@ fn main() {
     }
     let runtime = tokio::runtime::Runtime::new().unwrap();
     if args.get(1).is_some_and(|arg| arg == "http") {
-        return print_table(&http_rows(&runtime));
+        return print_table(&http::rows(&runtime));
     }
     let guests: Vec<Guest> = GUESTS.into_iter().filter(Guest::built).collect();
     let mut rows = Vec::new();
@@ -140,7 +151,7 @@ fn main() {
     }
     rows.push(native_vs_guest(&runtime));
     rows.extend(versus_rust(&warm));
-    rows.extend(http_rows(&runtime));
+    rows.extend(http::rows(&runtime));
     eprintln!("scaling ...");
     rows.push(scaling(&runtime, Guest::by_name("rust")));
     for guest in &guests {
@@ -234,49 +245,6 @@ fn versus_rust(warm: &[(Guest, Duration)]) -> Vec<Row> {
             target: if guest.language == "js" { "<= 10x" } else { "" },
         })
         .collect()
-}
-
-fn http_rows(runtime: &tokio::runtime::Runtime) -> Vec<Row> {
-    let guest = Guest::by_name("rust");
-    let host = Arc::new(guest.host(polyplug::Limits::default().instances));
-    let (native, ours) =
-        runtime.block_on(async { (http::serve_native().await, http::serve_polyplug(host).await) });
-    let mut rows = Vec::new();
-    for connections in load::CONNECTIONS {
-        eprintln!("HTTP load, {connections} connections: native, polyplug ...");
-        let native = load::greet(native, "/greet", connections);
-        let ours = load::greet(ours, "/v1/plugins/p/greet", connections);
-        let what = |m: &str| {
-            format!("HTTP greet, {connections} conns, {m}: native axum vs polyplug serve")
-        };
-        rows.extend([
-            Row {
-                what: what("req/s"),
-                language: guest.language,
-                baseline: format!("{:.0}/s", native.requests_per_second),
-                polyplug: format!("{:.0}/s", ours.requests_per_second),
-                ratio: ours.requests_per_second / native.requests_per_second,
-                target: ">= 0.60x",
-            },
-            Row {
-                what: what("p50"),
-                language: guest.language,
-                baseline: micros(native.p50),
-                polyplug: micros(ours.p50),
-                ratio: ratio(ours.p50, native.p50),
-                target: "",
-            },
-            Row {
-                what: what("p99"),
-                language: guest.language,
-                baseline: micros(native.p99),
-                polyplug: micros(ours.p99),
-                ratio: ratio(ours.p99, native.p99),
-                target: "<= 2x",
-            },
-        ]);
-    }
-    rows
 }
 
 /// `greet`'s input and output, for the native versions of it.
