@@ -106,9 +106,13 @@ demo: build-guests
 serve: build-guests
     cargo run --locked --quiet -p polyplug-cli -- --config examples/polyplug.toml serve
 
-# Measure polyplug against raw Extism and native code; prints one table (release build, a few minutes).
+# Measure polyplug against raw Extism, native code and Node.js; prints one table (release build, a few minutes).
 # `just bench http` measures only the HTTP rows.
-bench *rows: build-guests
+bench *rows: build-guests build-bench-guest
+    @echo "==> npm packages for the Node.js rows (bench/node)"
+    if ! command -v npm >/dev/null; then echo "no npm on PATH: the Node.js rows will say they were skipped"; \
+    elif [ ! bench/node/package-lock.json -ot bench/node/node_modules/.package-lock.json ]; then cd bench/node && npm ci --no-audit --no-fund; \
+    else echo "up to date"; fi
     @echo "==> building the benchmark (release: the first build compiles wasmtime optimised, ~15 minutes on 2 cores)"
     cargo build --release --locked -p polyplug-bench
     @echo "==> measuring with RUST_BACKTRACE=0 (backtraces make every Extism call several times slower)"
@@ -146,7 +150,7 @@ clean:
     cd sdk/rust && cargo clean
     cd sdk/js/core && cargo clean
     cd sdk/js/compiler && cargo clean
-    rm -rf guests/assemblyscript/node_modules
+    rm -rf guests/assemblyscript/node_modules bench/node/node_modules
 
 # Soak the hostile-plugin suite: every case 10,000 times in one process, checking memory, files and threads come back (release build, about an hour).
 soak: build-guest-rust build-guest-go
