@@ -40,6 +40,14 @@ build-guest-rust:
     cd guests/rust && cargo build --release --locked
     cp guests/rust/target/wasm32-unknown-unknown/release/polyplug_reference_rust.wasm {{guests_out}}/reference-rust.wasm
 
+# Build the benchmark's greet guest: the Rust guest's `greet` without the `http_headers` import, so Node.js can load it too.
+build-bench-guest:
+    @echo "==> building the benchmark's greet guest"
+    mkdir -p {{guests_out}}
+    cd bench/greet-guest && cargo build --release --locked --target-dir target
+    cp bench/greet-guest/target/wasm32-unknown-unknown/release/polyplug_bench_greet.wasm {{guests_out}}/bench-greet.wasm
+    python3 bench/greet-guest/check_imports.py {{guests_out}}/bench-greet.wasm
+
 # Build the Go guest: TinyGo when it is on PATH, else standard Go for wasip1.
 build-guest-go:
     @echo "==> building the Go guest ($(command -v tinygo >/dev/null && echo tinygo || go version))"
@@ -98,9 +106,13 @@ demo: build-guests
 serve: build-guests
     cargo run --locked --quiet -p polyplug-cli -- --config examples/polyplug.toml serve
 
-# Measure polyplug against raw Extism and native code; prints one table (release build, a few minutes).
+# Measure polyplug against raw Extism, native code and Node.js; prints one table (release build, a few minutes).
 # `just bench http` measures only the HTTP rows.
-bench *rows: build-guests
+bench *rows: build-guests build-bench-guest
+    @echo "==> npm packages for the Node.js rows (bench/node)"
+    if ! command -v npm >/dev/null; then echo "no npm on PATH: the Node.js rows will say they were skipped"; \
+    elif [ ! bench/node/package-lock.json -ot bench/node/node_modules/.package-lock.json ]; then cd bench/node && npm ci --no-audit --no-fund; \
+    else echo "up to date"; fi
     @echo "==> building the benchmark (release: the first build compiles wasmtime optimised, ~15 minutes on 2 cores)"
     cargo build --release --locked -p polyplug-bench
     @echo "==> measuring with RUST_BACKTRACE=0 (backtraces make every Extism call several times slower)"
@@ -115,6 +127,7 @@ lint:
     @echo "==> rustfmt"
     cargo fmt --all --check
     cd guests/rust && cargo fmt --check
+    cd bench/greet-guest && cargo fmt --check
     cd sdk/rust && cargo fmt --check
     cd sdk/js/core && cargo fmt --check
     cd sdk/js/compiler && cargo fmt --check
@@ -122,6 +135,7 @@ lint:
     @echo "==> clippy"
     cargo clippy --workspace --all-targets --locked -- -D warnings
     cd guests/rust && cargo clippy --release --locked -- -D warnings
+    cd bench/greet-guest && cargo clippy --release --locked --target-dir target -- -D warnings
     cd sdk/js/core && cargo clippy --release --locked -- -D warnings
     cd sdk/js/compiler && cargo clippy --release --locked --all-targets -- -D warnings
     @echo "==> go vet"
@@ -132,10 +146,11 @@ lint:
 clean:
     cargo clean
     cd guests/rust && cargo clean
+    cd bench/greet-guest && cargo clean --target-dir target
     cd sdk/rust && cargo clean
     cd sdk/js/core && cargo clean
     cd sdk/js/compiler && cargo clean
-    rm -rf guests/assemblyscript/node_modules
+    rm -rf guests/assemblyscript/node_modules bench/node/node_modules
 
 # Soak the hostile-plugin suite: every case 10,000 times in one process, checking memory, files and threads come back (release build, about an hour).
 soak: build-guest-rust build-guest-go

@@ -1,29 +1,115 @@
-//! The HTTP row: `POST /v1/plugins/p/greet` through `polyplug::server`
-//! against a native axum handler doing the same JSON work, both served from
-//! this process and driven by the same load generator over loopback.
+//! The HTTP rows: `POST /v1/plugins/p/greet` through
+//! `polyplug_server::router`, against a native axum handler doing the same
+//! JSON work (both served from this process) and against a Node.js server
+//! on `@extism/extism` ([`crate::node`]), all at each of
+//! [`load::CONNECTIONS`] and all driven by one load generator
+//! ([`crate::load`]) over loopback. polyplug and Node.js serve the same
+//! module, the bench greet guest, since Node.js cannot link the reference
+//! Rust guest.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::routing::post;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 use polyplug::{Host, ServerConfig};
 
-use crate::{GreetInput, Greeting};
+use crate::load::{self, Load};
+use crate::node::NodeServer;
+use crate::{BENCH_GREET, GreetInput, Greeting, Row, micros, ratio};
 
-/// Keep-alive connections the generator keeps busy.
-const CONNECTIONS: usize = 16;
-const WARM_UP: Duration = Duration::from_millis(500);
-const MEASURE: Duration = Duration::from_secs(3);
+/// polyplug's route for `greet`; the Node.js server answers on it too.
+const POLYPLUG_PATH: &str = "/v1/plugins/p/greet";
 
-pub struct Load {
-    pub requests_per_second: f64,
-    pub p50: Duration,
-    pub p99: Duration,
+pub fn rows(runtime: &tokio::runtime::Runtime) -> Vec<Row> {
+    let guest = BENCH_GREET;
+    assert!(
+        guest.built(),
+        "{} is missing: `just build-bench-guest` builds it",
+        guest.path().display()
+    );
+    // Every limit on, as `polyplug serve` has it when the config names none.
+    let host = Arc::new(guest.host(polyplug::Limits::default().instances));
+    let (native, ours) =
+        runtime.block_on(async { (serve_native().await, serve_polyplug(host).await) });
+    let node = NodeServer::start(&guest.path());
+    let (mut rows, mut node_rows) = (Vec::new(), Vec::new());
+    for connections in load::CONNECTIONS {
+        eprintln!("HTTP load, {connections} connections: native, polyplug, Node.js ...");
+        let native = load::greet(native, "/greet", connections);
+        let ours = load::greet(ours, POLYPLUG_PATH, connections);
+        rows.extend(versus(
+            "native axum",
+            connections,
+            &native,
+            &ours,
+            ">= 0.60x",
+            "<= 2x",
+        ));
+        if let Ok(node) = &node {
+            let baseline = load::greet(node.addr, POLYPLUG_PATH, connections);
+            node_rows.extend(versus(
+                "Node.js server",
+                connections,
+                &baseline,
+                &ours,
+                ">= 1.20x",
+                "",
+            ));
+        }
+    }
+    if let Err(reason) = node {
+        node_rows.push(Row {
+            what: format!("HTTP greet vs Node.js: skipped, {reason}"),
+            language: guest.language,
+            baseline: "-".into(),
+            polyplug: "-".into(),
+            ratio: f64::NAN,
+            target: "",
+        });
+    }
+    rows.extend(node_rows);
+    rows
+}
+
+/// Requests/s, p50 and p99 of polyplug against `baseline`.
+fn versus(
+    name: &str,
+    connections: usize,
+    baseline: &Load,
+    ours: &Load,
+    rps_target: &'static str,
+    p99_target: &'static str,
+) -> Vec<Row> {
+    let what = |m: &str| format!("HTTP greet, {connections} conns, {m}: {name} vs polyplug serve");
+    vec![
+        Row {
+            what: what("req/s"),
+            language: BENCH_GREET.language,
+            baseline: format!("{:.0}/s", baseline.requests_per_second),
+            polyplug: format!("{:.0}/s", ours.requests_per_second),
+            ratio: ours.requests_per_second / baseline.requests_per_second,
+            target: rps_target,
+        },
+        Row {
+            what: what("p50"),
+            language: BENCH_GREET.language,
+            baseline: micros(baseline.p50),
+            polyplug: micros(ours.p50),
+            ratio: ratio(ours.p50, baseline.p50),
+            target: "",
+        },
+        Row {
+            what: what("p99"),
+            language: BENCH_GREET.language,
+            baseline: micros(baseline.p99),
+            polyplug: micros(ours.p99),
+            ratio: ratio(ours.p99, baseline.p99),
+            target: p99_target,
+        },
+    ]
 }
 
 async fn native_greet(Json(input): Json<GreetInput>) -> Json<Greeting> {
@@ -31,13 +117,13 @@ async fn native_greet(Json(input): Json<GreetInput>) -> Json<Greeting> {
 }
 
 /// Serves the native handler at `/greet`; returns its address.
-pub async fn serve_native() -> SocketAddr {
+async fn serve_native() -> SocketAddr {
     let app = axum::Router::new().route("/greet", post(native_greet));
     serve(app).await
 }
 
 /// Serves polyplug's routes for `host`; returns the address.
-pub async fn serve_polyplug(host: Arc<Host>) -> SocketAddr {
+async fn serve_polyplug(host: Arc<Host>) -> SocketAddr {
     serve(polyplug_server::router(host, &ServerConfig::default())).await
 }
 
@@ -48,105 +134,4 @@ async fn serve(app: axum::Router) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     addr
-}
-
-/// Drives `POST path` with `body` from `CONNECTIONS` keep-alive
-/// connections: a warm-up, then `MEASURE` of counted requests.
-pub async fn drive(addr: SocketAddr, path: &str, body: &[u8], expect: &[u8]) -> Load {
-    let request: Arc<[u8]> = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes()
-    .into_iter()
-    .chain(body.iter().copied())
-    .collect();
-    let expect: Arc<[u8]> = expect.into();
-    let started = Instant::now();
-    let (measure_from, until) = (started + WARM_UP, started + WARM_UP + MEASURE);
-    let workers: Vec<_> = (0..CONNECTIONS)
-        .map(|_| {
-            let (request, expect) = (request.clone(), expect.clone());
-            tokio::spawn(async move {
-                let mut connection = Connection::open(addr).await;
-                let mut latencies = Vec::new();
-                loop {
-                    let sent = Instant::now();
-                    if sent >= until {
-                        return latencies;
-                    }
-                    let body = connection.round_trip(&request).await;
-                    assert_eq!(
-                        body,
-                        &*expect,
-                        "unexpected response: {}",
-                        String::from_utf8_lossy(&body)
-                    );
-                    if sent >= measure_from {
-                        latencies.push(sent.elapsed());
-                    }
-                }
-            })
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    for worker in workers {
-        latencies.extend(worker.await.expect("a load worker"));
-    }
-    latencies.sort();
-    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
-    Load {
-        requests_per_second: latencies.len() as f64 / MEASURE.as_secs_f64(),
-        p50: at(0.50),
-        p99: at(0.99),
-    }
-}
-
-/// One HTTP/1.1 keep-alive connection that reads `Content-Length` bodies.
-struct Connection {
-    stream: TcpStream,
-    buffer: Vec<u8>,
-}
-
-impl Connection {
-    async fn open(addr: SocketAddr) -> Self {
-        let stream = TcpStream::connect(addr).await.expect("connect");
-        stream.set_nodelay(true).unwrap();
-        Self {
-            stream,
-            buffer: Vec::with_capacity(4096),
-        }
-    }
-
-    /// Sends `request`, returns the response body; panics on a status other
-    /// than 200, since a benchmark of failures measures nothing.
-    async fn round_trip(&mut self, request: &[u8]) -> Vec<u8> {
-        self.stream.write_all(request).await.expect("send");
-        loop {
-            if let Some(end) = self.buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&self.buffer[..end]).to_ascii_lowercase();
-                assert!(head.starts_with("http/1.1 200"), "{head}");
-                let length: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse().ok())
-                    .expect("a Content-Length");
-                let total = end + 4 + length;
-                while self.buffer.len() < total {
-                    self.fill().await;
-                }
-                let body = self.buffer[end + 4..total].to_vec();
-                self.buffer.drain(..total);
-                return body;
-            }
-            self.fill().await;
-        }
-    }
-
-    async fn fill(&mut self) {
-        let mut chunk = [0u8; 4096];
-        let n = self.stream.read(&mut chunk).await.expect("read");
-        assert!(n > 0, "the server closed the connection");
-        self.buffer.extend_from_slice(&chunk[..n]);
-    }
 }

@@ -6,13 +6,17 @@
 //! on the same module (each language); the Rust guest vs the same logic as a
 //! native function; each guest's warm `greet` vs the Rust guest's; HTTP
 //! throughput and latency of `polyplug serve`'s route vs a native axum
-//! handler ([`http`]); throughput with 2 instances vs 1; load-to-first-result
-//! with a warm and a cold compile cache, and the first call after load; RSS
-//! per pooled instance. Cold start and memory run in child processes
+//! handler and vs a Node.js server on `@extism/extism` ([`http`]);
+//! throughput with 2 instances vs 1; load-to-first-result with a warm and a
+//! cold compile cache, and the first call after load; RSS per pooled
+//! instance. Cold start and memory run in child processes
 //! (`polyplug-bench cold-start <lang>`, `polyplug-bench rss <lang>`) so each
-//! starts from a clean process.
+//! starts from a clean process; so does the HTTP load generator
+//! (`polyplug-bench load ...`, [`load`]).
 
 mod http;
+mod load;
+mod node;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -55,6 +59,15 @@ const GUESTS: [Guest; 4] = [
         wasi: true,
     },
 ];
+
+/// `greet` without the `http_headers` import (bench/greet-guest), which
+/// every server of the HTTP rows serves: Node.js cannot link the reference
+/// Rust guest. `just build-bench-guest` builds it.
+const BENCH_GREET: Guest = Guest {
+    language: "rust",
+    file: "bench-greet.wasm",
+    wasi: false,
+};
 
 impl Guest {
     fn path(&self) -> PathBuf {
@@ -120,12 +133,12 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some("cold-start") => return cold_start_child(Guest::by_name(&args[2])),
         Some("rss") => return rss_child(Guest::by_name(&args[2])),
+        Some("load") => return load::child(&args[2..]),
         _ => {}
     }
     let runtime = tokio::runtime::Runtime::new().unwrap();
     if args.get(1).is_some_and(|arg| arg == "http") {
-        eprintln!("HTTP load, native then polyplug ...");
-        return print_table(&http_rows(&runtime));
+        return print_table(&http::rows(&runtime));
     }
     let guests: Vec<Guest> = GUESTS.into_iter().filter(Guest::built).collect();
     let mut rows = Vec::new();
@@ -138,8 +151,7 @@ fn main() {
     }
     rows.push(native_vs_guest(&runtime));
     rows.extend(versus_rust(&warm));
-    eprintln!("HTTP load, native then polyplug ...");
-    rows.extend(http_rows(&runtime));
+    rows.extend(http::rows(&runtime));
     eprintln!("scaling ...");
     rows.push(scaling(&runtime, Guest::by_name("rust")));
     for guest in &guests {
@@ -233,53 +245,6 @@ fn versus_rust(warm: &[(Guest, Duration)]) -> Vec<Row> {
             target: if guest.language == "js" { "<= 10x" } else { "" },
         })
         .collect()
-}
-
-fn http_rows(runtime: &tokio::runtime::Runtime) -> Vec<Row> {
-    let guest = Guest::by_name("rust");
-    let host = Arc::new(guest.host(polyplug::Limits::default().instances));
-    let expect = native_greet(GREET_INPUT);
-    // The servers run on the runtime's workers; the load generator gets a
-    // thread and a runtime of its own, as a separate process would.
-    let (native, ours) =
-        runtime.block_on(async { (http::serve_native().await, http::serve_polyplug(host).await) });
-    let generator = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let (native, ours) = generator.block_on(async {
-        (
-            http::drive(native, "/greet", GREET_INPUT, &expect).await,
-            http::drive(ours, "/v1/plugins/p/greet", GREET_INPUT, &expect).await,
-        )
-    });
-    let what = |m: &str| format!("HTTP POST greet, {m}: native axum vs polyplug serve");
-    vec![
-        Row {
-            what: what("requests/s"),
-            language: guest.language,
-            baseline: format!("{:.0}/s", native.requests_per_second),
-            polyplug: format!("{:.0}/s", ours.requests_per_second),
-            ratio: ours.requests_per_second / native.requests_per_second,
-            target: ">= 0.60x",
-        },
-        Row {
-            what: what("p50"),
-            language: guest.language,
-            baseline: micros(native.p50),
-            polyplug: micros(ours.p50),
-            ratio: ratio(ours.p50, native.p50),
-            target: "",
-        },
-        Row {
-            what: what("p99"),
-            language: guest.language,
-            baseline: micros(native.p99),
-            polyplug: micros(ours.p99),
-            ratio: ratio(ours.p99, native.p99),
-            target: "<= 2x",
-        },
-    ]
 }
 
 /// `greet`'s input and output, for the native versions of it.
