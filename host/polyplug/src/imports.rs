@@ -275,11 +275,10 @@ fn http_request(
 
     let url = url::Url::parse(&request.url)
         .map_err(|e| extism::Error::msg(format!("Invalid URL: {e:?}")))?;
-    let host = url.host_str().unwrap_or_default();
     if !http
         .allowed_hosts
         .iter()
-        .any(|pattern| pattern.matches(host))
+        .any(|pattern| pattern.matches(&url))
     {
         return Err(extism::Error::msg(host_not_allowed(&request.url)));
     }
