@@ -141,7 +141,7 @@ async fn http_reaches_allowed_hosts_only() {
     let input = json!({"url": format!("{}/hello", server.base)});
 
     let allowed = features_with(|plugin| {
-        plugin.allowed_hosts = vec![HostPattern::parse("127.0.0.1").unwrap()];
+        plugin.allowed_hosts = vec![HostPattern::parse(server.authority()).unwrap()];
     });
     let out = call(&allowed, "fetch_text", input.clone()).await.unwrap();
     assert_eq!(

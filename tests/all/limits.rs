@@ -260,7 +260,7 @@ async fn a_fetched_body_with_duplicate_keys_is_stopped_on_output() {
     // check is what keeps the questionable JSON from the caller.
     let server = fetch_server();
     let mut plugin = RUST.plugin();
-    plugin.allowed_hosts = vec![HostPattern::parse("127.0.0.1").unwrap()];
+    plugin.allowed_hosts = vec![HostPattern::parse(server.authority()).unwrap()];
     let host = host_with("fetcher", plugin);
     let url = format!("{}/duplicate", server.base);
     let err = host
@@ -291,7 +291,7 @@ async fn http_to_a_host_not_in_allowed_hosts_is_refused() {
 async fn http_to_an_allowed_host_gets_the_data() {
     let server = fetch_server();
     let mut plugin = RUST.plugin();
-    plugin.allowed_hosts = vec![HostPattern::parse("127.0.0.1").unwrap()];
+    plugin.allowed_hosts = vec![HostPattern::parse(server.authority()).unwrap()];
     let host = host_with("fetcher", plugin);
     let url = format!("{}/data", server.base);
     let out: serde_json::Value = host

@@ -261,6 +261,12 @@ impl TestServer {
         });
         Self { base }
     }
+
+    /// `127.0.0.1:<port>`: the `allowed_hosts` entry that admits this
+    /// server and no other port of the machine.
+    pub fn authority(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
 }
 
 /// A response as the tests see it.

@@ -98,7 +98,7 @@ async fn run_all(guest: Guest) {
         let host = hosts.entry(key).or_insert_with(|| {
             let mut plugin = guest.plugin();
             plugin.config = case.config.clone();
-            plugin.allowed_hosts = vec![HostPattern::parse("127.0.0.1").unwrap()];
+            plugin.allowed_hosts = vec![HostPattern::parse(server.authority()).unwrap()];
             support::host_with("guest", plugin)
         });
         let result = host

@@ -137,7 +137,7 @@ pub enum CallError {
     },
 
     #[error(
-        "plugin `{plugin}`: function `{function}` requested `{url}`, but `{host}` is not in its `allowed_hosts`"
+        "plugin `{plugin}`: function `{function}` requested `{url}`, but its `allowed_hosts` do not admit that scheme, host and port"
     )]
     HostNotAllowed {
         plugin: String,

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use hosts::HostPattern;
+pub use hosts::{HostPattern, HostRule, PortRule, Scheme};
 
 use crate::contract::{JsonProblem, check_json};
 use crate::error::LoadError;

@@ -56,7 +56,7 @@ async fn http_request(c: &mut Caller<'_, State>, request: u64, body: u64) -> Res
     let url = url::Url::parse(&request.url)
         .map_err(|e| wasmtime::Error::msg(format!("Invalid URL: {e:?}")))?;
     let host = url.host_str().unwrap_or_default().to_string();
-    if !state.grants.allowed_hosts.iter().any(|p| p.matches(&host)) {
+    if !state.grants.allowed_hosts.iter().any(|p| p.matches(&url)) {
         return Err(Stop::HostNotAllowed {
             url: request.url,
             host,
