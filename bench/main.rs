@@ -160,7 +160,7 @@ fn main() {
     }
     for guest in &guests {
         eprintln!("memory: {} ...", guest.language);
-        rows.push(memory(*guest));
+        rows.extend(memory(*guest));
     }
     print_table(&rows);
 }
@@ -330,7 +330,9 @@ fn child(mode: &str, guest: Guest, cold_cache: bool) -> Vec<f64> {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command.args([mode, guest.language]);
     if cold_cache {
-        // Extism reads this: empty turns wasmtime's compile cache off.
+        // Empty turns wasmtime's compile cache off, for polyplug and for
+        // Extism alike.
+        command.env(polyplug::CACHE_CONFIG_ENV, "");
         command.env("EXTISM_CACHE_CONFIG", "");
     }
     let output = command.output().expect("the child runs");
@@ -407,24 +409,45 @@ fn cold_start_child(guest: Guest) {
     println!("{to_first_result} {first} {warm}");
 }
 
-fn memory(guest: Guest) -> Row {
-    let per_instance = child("rss", guest, false)[0];
-    Row {
-        what: "RSS per pooled instance (engine + code + instance)".into(),
-        language: guest.language,
-        baseline: "-".into(),
-        polyplug: format!("{:.1} MiB", per_instance / 1024.0),
-        ratio: f64::NAN,
-        target: "",
-    }
+fn memory(guest: Guest) -> Vec<Row> {
+    let measured = child("rss", guest, false);
+    let (plugin, instance) = (measured[0], measured[1]);
+    vec![
+        Row {
+            what: "RSS per loaded plugin (engine + code + one instance)".into(),
+            language: guest.language,
+            baseline: "-".into(),
+            polyplug: format!("{:.1} MiB", plugin / 1024.0),
+            ratio: f64::NAN,
+            target: "",
+        },
+        Row {
+            what: "RSS per further idle instance of a plugin".into(),
+            language: guest.language,
+            baseline: "-".into(),
+            polyplug: format!("{:.1} MiB", instance / 1024.0),
+            ratio: f64::NAN,
+            target: if guest.language == "go" {
+                "< 8 MiB"
+            } else {
+                ""
+            },
+        },
+    ]
 }
 
-/// Prints the KiB of resident memory each loaded, called, idle instance
-/// adds: eight hosts with one instance each, so every instance carries its
-/// own engine and compiled code, as a pool slot does.
+/// Prints the KiB of resident memory (1) each loaded, called, idle plugin
+/// adds, from eight hosts of one instance each, and (2) each further idle
+/// instance of one plugin adds: one host whose pool is grown to eight
+/// instances by calls from eight threads at once.
 fn rss_child(guest: Guest) {
     const HOSTS: usize = 8;
-    let runtime = tokio::runtime::Runtime::new().unwrap();
+    const INSTANCES: usize = 8;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(INSTANCES)
+        .enable_all()
+        .build()
+        .unwrap();
     let warm = guest.host(1);
     runtime
         .block_on(warm.call_json("p", "greet", GREET_INPUT))
@@ -436,7 +459,31 @@ fn rss_child(guest: Guest) {
             .block_on(host.call_json("p", "greet", GREET_INPUT))
             .unwrap();
     }
-    println!("{}", (rss_kib() - before) / HOSTS as f64);
+    let per_plugin = (rss_kib() - before) / HOSTS as f64;
+
+    let host = guest.host(INSTANCES);
+    runtime
+        .block_on(host.call_json("p", "greet", GREET_INPUT))
+        .unwrap();
+    let one = rss_kib();
+    for _ in 0..200 {
+        let calls: Vec<_> = (0..4 * INSTANCES)
+            .map(|_| {
+                let host = host.clone();
+                runtime.spawn(async move { host.call_json("p", "greet", GREET_INPUT).await })
+            })
+            .collect();
+        for call in calls {
+            runtime.block_on(call).unwrap().unwrap();
+        }
+    }
+    let idle = host.plugins().next().map_or(1, |p| p.instances_idle);
+    let per_instance = if idle > 1 {
+        (rss_kib() - one) / (idle - 1) as f64
+    } else {
+        f64::NAN
+    };
+    println!("{per_plugin} {per_instance}");
 }
 
 fn rss_kib() -> f64 {

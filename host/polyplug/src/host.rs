@@ -51,6 +51,8 @@ pub struct PluginInfo {
     pub loaded_at: SystemTime,
     /// Calls running now.
     pub instances_busy: usize,
+    /// Instances kept for the next call.
+    pub instances_idle: usize,
     pub totals: Totals,
 }
 
@@ -157,6 +159,7 @@ impl Host {
             load_time: plugin.load_time,
             loaded_at: plugin.loaded_at,
             instances_busy: plugin.pool.busy(),
+            instances_idle: plugin.pool.idle(),
             totals: plugin.stats.totals(),
         })
     }

@@ -50,6 +50,11 @@ impl Pool {
         self.size - self.permits.available_permits()
     }
 
+    /// Instances waiting for a call now.
+    pub fn idle(&self) -> usize {
+        self.lock().len()
+    }
+
     /// Waits up to `wait` for a free place; `None` if none freed up in time.
     pub async fn lease(&self, wait: std::time::Duration) -> Option<Lease> {
         // A free place is the common case: take it without arming a timer.
