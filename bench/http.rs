@@ -14,7 +14,7 @@ use axum::Json;
 use axum::routing::post;
 use tokio::net::TcpListener;
 
-use polyplug::{Host, ServerConfig};
+use polyplug::{Host, HostConfig, PluginConfig, ServerConfig, WasmSource};
 
 use crate::load::{self, Load};
 use crate::node::NodeServer;
@@ -134,4 +134,79 @@ async fn serve(app: axum::Router) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     addr
+}
+
+/// Head-of-line blocking: greet's p99 over HTTP at 16 connections, idle,
+/// and while another plugin of the same host runs calls to their 2 s
+/// timeout on every one of its instances (a loop with no end, re-called
+/// as soon as each call times out).
+pub fn head_of_line_rows(runtime: &tokio::runtime::Runtime) -> Vec<Row> {
+    const CONNECTIONS: usize = 16;
+    let guest = BENCH_GREET;
+    let mut hog = PluginConfig::new(WasmSource::Bytes(Arc::from(
+        &br#"(module (func (export "spin") (result i32) (loop (br 0)) (i32.const 0)))"#[..],
+    )));
+    hog.limits.timeout = std::time::Duration::from_secs(2);
+    hog.limits.fuel = u64::MAX / 2;
+    let hog_instances = hog.limits.instances;
+    let mut config = HostConfig::default();
+    config.plugins.insert("p".into(), guest.plugin());
+    config.plugins.insert("hog".into(), hog);
+    let host = Arc::new(Host::new(config).expect("the bench plugins load"));
+    let addr = runtime.block_on(serve_polyplug(host.clone()));
+    eprintln!(
+        "HTTP load, {CONNECTIONS} connections: idle, then beside a plugin timing out on all its instances ..."
+    );
+    let idle = load::greet(addr, POLYPLUG_PATH, CONNECTIONS);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hogs: Vec<_> = (0..hog_instances)
+        .map(|_| {
+            let (host, stop) = (host.clone(), stop.clone());
+            runtime.spawn(async move {
+                let mut timeouts = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let result = host.call_json("hog", "spin", "{}").await;
+                    assert!(
+                        matches!(result, Err(polyplug::CallError::Timeout { .. })),
+                        "{result:?}"
+                    );
+                    timeouts += 1;
+                }
+                timeouts
+            })
+        })
+        .collect();
+    // Let every hog call start and leave its first time slice.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let busy = host
+        .plugins()
+        .find(|p| p.name == "hog")
+        .map_or(0, |p| p.instances_busy);
+    assert_eq!(busy, hog_instances, "every hog instance runs a call");
+    let loaded = load::greet(addr, POLYPLUG_PATH, CONNECTIONS);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for hog in hogs {
+        runtime.block_on(hog).expect("the hog task ends");
+    }
+    let what = |m: &str| {
+        format!("HTTP greet, {CONNECTIONS} conns, {m}: idle vs beside a plugin timing out")
+    };
+    vec![
+        Row {
+            what: what("req/s"),
+            language: guest.language,
+            baseline: format!("{:.0}/s", idle.requests_per_second),
+            polyplug: format!("{:.0}/s", loaded.requests_per_second),
+            ratio: loaded.requests_per_second / idle.requests_per_second,
+            target: "",
+        },
+        Row {
+            what: what("p99"),
+            language: guest.language,
+            baseline: micros(idle.p99),
+            polyplug: micros(loaded.p99),
+            ratio: ratio(loaded.p99, idle.p99),
+            target: "<= 2x",
+        },
+    ]
 }

@@ -138,7 +138,9 @@ fn main() {
     }
     let runtime = tokio::runtime::Runtime::new().unwrap();
     if args.get(1).is_some_and(|arg| arg == "http") {
-        return print_table(&http::rows(&runtime));
+        let mut rows = http::rows(&runtime);
+        rows.extend(http::head_of_line_rows(&runtime));
+        return print_table(&rows);
     }
     let guests: Vec<Guest> = GUESTS.into_iter().filter(Guest::built).collect();
     let mut rows = Vec::new();
@@ -152,6 +154,7 @@ fn main() {
     rows.push(native_vs_guest(&runtime));
     rows.extend(versus_rust(&warm));
     rows.extend(http::rows(&runtime));
+    rows.extend(http::head_of_line_rows(&runtime));
     eprintln!("scaling ...");
     rows.push(scaling(&runtime, Guest::by_name("rust")));
     for guest in &guests {

@@ -81,3 +81,65 @@ async fn a_waiting_call_runs_as_soon_as_an_instance_frees_up() {
         Err(CallError::Timeout { .. })
     ));
 }
+
+/// Head-of-line blocking: while one plugin's calls run to their timeout on
+/// every one of its instances, another plugin's quick calls are answered as
+/// fast as when it was alone (p99 within 2x, plus slack for a shared
+/// 2-core machine), and none waits behind a long call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_timing_out_on_all_its_instances_does_not_hold_up_another() {
+    let mut hog = clock_plugin(Duration::from_millis(1));
+    hog.limits.instances = 2;
+    hog.limits.timeout = Duration::from_secs(2);
+    let mut quick = clock_plugin(Duration::from_millis(1));
+    quick.limits.instances = 2;
+    let mut config = crate::support::config_with("hog", hog);
+    config.plugins.insert("quick".into(), quick);
+    let host = polyplug::Host::new(config).unwrap();
+
+    async fn latencies(host: &polyplug::Host) -> Vec<Duration> {
+        let mut taken = Vec::new();
+        for _ in 0..400 {
+            let started = std::time::Instant::now();
+            host.call_json("quick", "quick", "{}").await.unwrap();
+            taken.push(started.elapsed());
+        }
+        taken.sort();
+        taken
+    }
+    let p99 = |taken: &[Duration]| taken[taken.len() * 99 / 100];
+
+    let idle = latencies(&host).await;
+    let hogs: Vec<_> = (0..2)
+        .map(|_| {
+            let host = host.clone();
+            tokio::spawn(async move { host.call_json("hog", "spin", "{}").await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let busy = host
+        .plugins()
+        .find(|p| p.name == "hog")
+        .unwrap()
+        .instances_busy;
+    assert_eq!(busy, 2, "both hog instances run a call");
+    let loaded = latencies(&host).await;
+    for hog in hogs {
+        let result = hog.await.unwrap();
+        assert!(
+            matches!(result, Err(CallError::Timeout { .. })),
+            "{result:?}"
+        );
+    }
+    let worst = *loaded.last().unwrap();
+    assert!(
+        worst < Duration::from_millis(500),
+        "a quick call waited {worst:?} beside the hog"
+    );
+    assert!(
+        p99(&loaded) <= 2 * p99(&idle) + Duration::from_millis(2),
+        "p99 {:?} beside the hog, {:?} alone",
+        p99(&loaded),
+        p99(&idle)
+    );
+}

@@ -11,7 +11,11 @@
 //! at most one slice and a tick, and never stalls the other tasks on it.
 //!
 //! The slow lane has as many threads as there are CPUs, shared by every
-//! host in the process.
+//! host in the process, and they run at the lowest priority (nice 19):
+//! while quick calls keep the CPUs busy, calls that run long get what is
+//! left, so one plugin's long calls cannot hold up another plugin's quick
+//! ones. They still end at their deadline, which the slow lane's own timer
+//! keeps.
 //!
 //! A call that is handed over is awaited at most until its deadline plus
 //! [`GRACE`]: the epoch stops wasm at the deadline, but a call asleep in
@@ -70,12 +74,24 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// The nice value of the slow lane's threads: the lowest, so that calls
+/// that run long get the CPU the quick ones leave (docs/benchmarks.md has
+/// the head-of-line rows at nice 0, 10 and 19).
+const SLOW_LANE_NICE: i32 = 19;
+
 fn slow_lane() -> &'static tokio::runtime::Runtime {
     static LANE: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     LANE.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(std::thread::available_parallelism().map_or(1, usize::from))
             .thread_name("polyplug-slow")
+            .on_thread_start(move || {
+                // On Linux a nice value belongs to the thread. Where it
+                // cannot be set, calls still run, at normal priority.
+                if let Err(err) = rustix::process::setpriority_process(None, SLOW_LANE_NICE) {
+                    tracing::debug!(%err, "the slow lane keeps normal priority");
+                }
+            })
             .enable_time()
             .build()
             .expect("starting polyplug's slow-lane runtime")
