@@ -101,6 +101,8 @@ test: build-guests
 demo: build-guests
     @echo "==> running the demo"
     cargo run --locked --quiet -p polyplug-examples --bin demo
+    @echo "==> the library from a current-thread and a multi-threaded runtime (examples/runtimes.rs)"
+    cargo run --locked --quiet -p polyplug-examples --bin runtimes
 
 # Serve examples/polyplug.toml over HTTP on 127.0.0.1:8080 (Ctrl-C stops it gracefully).
 serve: build-guests

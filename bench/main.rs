@@ -441,8 +441,9 @@ fn memory(guest: Guest) -> Vec<Row> {
 
 /// Prints the KiB of resident memory (1) each loaded, called, idle plugin
 /// adds, from eight hosts of one instance each, and (2) each further idle
-/// instance of one plugin adds: one host whose pool is grown to eight
-/// instances by calls from eight threads at once.
+/// instance of one plugin adds: the same burst of concurrent calls on a
+/// host allowed one instance and on one allowed eight, the difference
+/// divided by the extra instances the second one kept.
 fn rss_child(guest: Guest) {
     const HOSTS: usize = 8;
     const INSTANCES: usize = 8;
@@ -464,29 +465,42 @@ fn rss_child(guest: Guest) {
     }
     let per_plugin = (rss_kib() - before) / HOSTS as f64;
 
-    let host = guest.host(INSTANCES);
-    runtime
-        .block_on(host.call_json("p", "greet", GREET_INPUT))
-        .unwrap();
-    let one = rss_kib();
-    for _ in 0..200 {
-        let calls: Vec<_> = (0..4 * INSTANCES)
-            .map(|_| {
-                let host = host.clone();
-                runtime.spawn(async move { host.call_json("p", "greet", GREET_INPUT).await })
-            })
-            .collect();
-        for call in calls {
-            runtime.block_on(call).unwrap().unwrap();
+    // Each burst grows the pool up to its limit; what the runtime and the
+    // allocator keep after a burst is the same for both hosts.
+    let burst = |host: &Host| {
+        for _ in 0..200 {
+            let calls: Vec<_> = (0..4 * INSTANCES)
+                .map(|_| {
+                    let host = host.clone();
+                    runtime.spawn(async move { host.call_json("p", "greet", GREET_INPUT).await })
+                })
+                .collect();
+            for call in calls {
+                runtime.block_on(call).unwrap().unwrap();
+            }
         }
-    }
-    let idle = host.plugins().next().map_or(1, |p| p.instances_idle);
-    let per_instance = if idle > 1 {
-        (rss_kib() - one) / (idle - 1) as f64
+        host.plugins().next().map_or(0, |p| p.instances_idle)
+    };
+    let (one, many) = (guest.host(1), guest.host(INSTANCES));
+    let start = rss_kib();
+    let idle_one = burst(&one);
+    let after_one = rss_kib();
+    let idle_many = burst(&many);
+    let after_many = rss_kib();
+    eprintln!(
+        "rss: {} idle instance(s) took {:.0} KiB, {} took {:.0} KiB",
+        idle_one,
+        after_one - start,
+        idle_many,
+        after_many - after_one
+    );
+    let extra = idle_many.saturating_sub(idle_one);
+    let per_instance = if extra > 0 {
+        ((after_many - after_one) - (after_one - start)) / extra as f64
     } else {
         f64::NAN
     };
-    println!("{per_plugin} {per_instance}");
+    println!("{per_plugin} {}", per_instance.max(0.0));
 }
 
 fn rss_kib() -> f64 {
