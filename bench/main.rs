@@ -89,10 +89,7 @@ impl Guest {
     fn host(&self, instances: usize) -> Host {
         let mut plugin = self.plugin();
         plugin.limits.instances = instances;
-        let config = HostConfig {
-            plugins: BTreeMap::from([("p".to_string(), plugin)]),
-            ..HostConfig::default()
-        };
+        let config = HostConfig::new(BTreeMap::from([("p".to_string(), plugin)]));
         Host::new(config).unwrap_or_else(|err| panic!("{}: {err}", self.language))
     }
 

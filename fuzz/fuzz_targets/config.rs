@@ -10,9 +10,9 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use polyplug::fuzzing::{MAX_MEMORY, WASM_PAGE};
 use polyplug::JsonProblem;
 use polyplug::fuzzing::check_json;
+use polyplug::fuzzing::{MAX_MEMORY, WASM_PAGE};
 use polyplug::{HostConfig, HostPattern, Limits, PluginConfig, WasmSource};
 use polyplug_fuzz::expand;
 

@@ -2,7 +2,6 @@
 //! route, every error status, more calls than instances, and graceful
 //! shutdown with calls in flight.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,14 +29,12 @@ impl Running {
 }
 
 async fn start(plugins: Vec<(&str, PluginConfig)>, server: ServerConfig) -> Running {
-    let config = HostConfig {
-        plugins: plugins
+    let mut config = HostConfig::new(
+        plugins
             .into_iter()
-            .map(|(name, plugin)| (name.to_string(), plugin))
-            .collect::<BTreeMap<_, _>>(),
-        server: server.clone(),
-        ..HostConfig::default()
-    };
+            .map(|(name, plugin)| (name.to_string(), plugin)),
+    );
+    config.server = server.clone();
     let host = Arc::new(Host::new(config).expect("plugins load"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -130,10 +127,8 @@ async fn a_call_returns_the_plugin_output_and_counts_in_listings_and_metrics() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn each_failure_has_its_status_and_a_json_error_body() {
-    let server = ServerConfig {
-        body_limit: 1024,
-        ..ServerConfig::default()
-    };
+    let mut server = ServerConfig::default();
+    server.body_limit = 1024;
     let server = start(standard(), server).await;
     let big = format!(r#"{{"name":"{}"}}"#, "x".repeat(300));
     let huge = vec![b' '; 2048];

@@ -84,10 +84,7 @@ impl Guest {
 
 /// A config with one plugin named `name`.
 pub fn config_with(name: &str, plugin: PluginConfig) -> HostConfig {
-    HostConfig {
-        plugins: BTreeMap::from([(name.to_string(), plugin)]),
-        ..HostConfig::default()
-    }
+    HostConfig::new(BTreeMap::from([(name.to_string(), plugin)]))
 }
 
 /// A host with one plugin named `name`.

@@ -105,10 +105,10 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve { listen } => {
-            let config = polyplug::ServerConfig {
-                listen: listen.unwrap_or(server.listen),
-                ..server
-            };
+            let mut config = server;
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
             match serve(host, &config).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
@@ -216,6 +216,6 @@ fn init_logging(format: LogFormat) {
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => logs.json().init(),
-        LogFormat::Plain => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        _ => logs.with_ansi(std::io::stderr().is_terminal()).init(),
     }
 }

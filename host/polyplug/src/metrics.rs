@@ -38,6 +38,7 @@ pub(crate) struct PluginStats {
 
 /// A snapshot of one plugin's totals, for listings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Totals {
     pub calls: u64,
     pub errors: u64,

@@ -98,11 +98,7 @@ fn plugin(mount: &Path, writable: bool, path: &str) -> PluginConfig {
     let module = module_importing(WASI, &body());
     let mut plugin = PluginConfig::new(WasmSource::Bytes(module.as_bytes().into()));
     plugin.wasi = true;
-    plugin.allowed_paths = vec![AllowedPath {
-        host: mount.to_path_buf(),
-        guest: "/data".into(),
-        writable,
-    }];
+    plugin.allowed_paths = vec![AllowedPath::new(mount.to_path_buf(), "/data", writable)];
     plugin.config.insert("path".into(), path.into());
     plugin
 }

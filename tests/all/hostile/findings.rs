@@ -329,11 +329,7 @@ fn child_file_descriptor_exhaustion() {
     let mut plugin = crate::support::wat_plugin(&wat::module_importing(open, body));
     plugin.wasi = true;
     plugin.limits.timeout = Duration::from_secs(30);
-    plugin.allowed_paths = vec![AllowedPath {
-        host: sandbox.mount(),
-        guest: "/data".into(),
-        writable: false,
-    }];
+    plugin.allowed_paths = vec![AllowedPath::new(sandbox.mount(), "/data", false)];
     let host = host_with("hoarder", plugin);
     let runtime = child::runtime();
     let result = runtime.block_on(host.call_json("hoarder", "f", "{}"));

@@ -223,13 +223,10 @@ const BYSTANDER: &str = "bystander";
 /// Runs `case` `repetitions` times in one host, asserting every result, its
 /// time, the good call after it, and the bystander throughout.
 pub async fn check(case: &Case, repetitions: usize) -> Observed {
-    let config = HostConfig {
-        plugins: BTreeMap::from([
-            (HOSTILE.to_string(), case.plugin.clone()),
-            (BYSTANDER.to_string(), wat::plugin("")),
-        ]),
-        ..HostConfig::default()
-    };
+    let config = HostConfig::new(BTreeMap::from([
+        (HOSTILE.to_string(), case.plugin.clone()),
+        (BYSTANDER.to_string(), wat::plugin("")),
+    ]));
     let host = Arc::new(
         Host::new(config)
             .unwrap_or_else(|err| panic!("case `{}`: loading failed: {err}", case.name)),
@@ -359,10 +356,7 @@ pub fn check_load(case: &LoadCase, repetitions: usize) -> Observed {
     let started = Instant::now();
     let mut slowest = Duration::ZERO;
     for repetition in 0..repetitions {
-        let config = HostConfig {
-            plugins: BTreeMap::from([(HOSTILE.to_string(), case.plugin.clone())]),
-            ..HostConfig::default()
-        };
+        let config = HostConfig::new(BTreeMap::from([(HOSTILE.to_string(), case.plugin.clone())]));
         let before = Instant::now();
         let result = Host::new(config);
         let took = before.elapsed();

@@ -61,14 +61,11 @@ async fn every_call_gets_its_own_answer_or_error_under_hostile_load() {
           (call $output_set (call $alloc (i64.const 8)) (i64.const 8))
           (i32.const 0))"#,
     );
-    let config = HostConfig {
-        plugins: BTreeMap::from([
-            ("good".to_string(), good),
-            ("hostile".to_string(), hostile),
-            ("garbage".to_string(), garbage),
-        ]),
-        ..HostConfig::default()
-    };
+    let config = HostConfig::new(BTreeMap::from([
+        ("good".to_string(), good),
+        ("hostile".to_string(), hostile),
+        ("garbage".to_string(), garbage),
+    ]));
     let host = Arc::new(Host::new(config).expect("plugins load"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

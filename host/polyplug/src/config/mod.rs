@@ -26,8 +26,11 @@ use raw::{RawAllowedPath, RawFile, RawLimits, RawPlugin, RawServer, Scalar};
 /// between key segments: `POLYPLUG__PLUGINS__DISCOUNTS__TIMEOUT=500ms`.
 pub const ENV_PREFIX: &str = "POLYPLUG";
 
-/// Everything the host loads.
+/// Everything the host loads. Build one from a file
+/// ([`HostConfig::from_file`]), from text, or in code with
+/// [`HostConfig::new`] and field assignments.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct HostConfig {
     /// The file this came from, if any (named in error messages).
     pub file: Option<PathBuf>,
@@ -37,6 +40,7 @@ pub struct HostConfig {
 
 /// How `polyplug serve` listens and logs (`[server]` in the file).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ServerConfig {
     /// Default `127.0.0.1:8080`: loopback only unless the config says so.
     pub listen: SocketAddr,
@@ -61,6 +65,7 @@ impl Default for ServerConfig {
 
 /// Log lines as text for people or JSON for collectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LogFormat {
     Plain,
     Json,
@@ -68,6 +73,7 @@ pub enum LogFormat {
 
 /// One plugin: its module, what it is granted, and its limits.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PluginConfig {
     pub wasm: WasmSource,
     /// Expected sha256 of the module, lowercase hex; loading fails on mismatch.
@@ -100,6 +106,7 @@ impl PluginConfig {
 
 /// Where a plugin's module comes from.
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum WasmSource {
     File(PathBuf),
     /// Module bytes held in memory (binary `.wasm`, or WAT text).
@@ -126,6 +133,7 @@ impl std::fmt::Display for WasmSource {
 
 /// A host directory the plugin may see (WASI only).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct AllowedPath {
     pub host: PathBuf,
     /// Absolute path inside the guest.
@@ -133,9 +141,22 @@ pub struct AllowedPath {
     pub writable: bool,
 }
 
+impl AllowedPath {
+    /// `host` seen by the plugin at `guest` (an absolute path), read-only
+    /// unless `writable`.
+    pub fn new(host: impl Into<PathBuf>, guest: impl Into<String>, writable: bool) -> Self {
+        Self {
+            host: host.into(),
+            guest: guest.into(),
+            writable,
+        }
+    }
+}
+
 /// Hard limits on every call. The defaults are deliberately modest; raise
 /// them per plugin where a plugin needs more.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Wall-clock limit of one call.
     pub timeout: Duration,
@@ -176,6 +197,14 @@ impl Default for Limits {
 }
 
 impl HostConfig {
+    /// A config of these plugins, with the default server settings.
+    pub fn new(plugins: impl IntoIterator<Item = (String, PluginConfig)>) -> Self {
+        Self {
+            plugins: plugins.into_iter().collect(),
+            ..Self::default()
+        }
+    }
+
     /// Reads and checks a config file; its format follows the extension
     /// (`.toml`, `.yaml`/`.yml`, `.json`). Relative paths inside it are
     /// relative to the file.
