@@ -111,14 +111,19 @@ async fn a_call_returns_the_plugin_output_and_counts_in_listings_and_metrics() {
 
     let metrics = http(server.addr, "GET", "/metrics", b"").await;
     let text = String::from_utf8(metrics.body).unwrap();
-    assert!(
-        text.contains(r#"polyplug_calls_total{plugin="rust",function="greet"} 1"#),
-        "{text}"
-    );
-    assert!(
-        text.contains(r#"polyplug_instances_max{plugin="hostile"} 2"#),
-        "{text}"
-    );
+    // OpenMetrics, as `prometheus-client` writes it.
+    for line in [
+        "# TYPE polyplug_calls counter",
+        r#"polyplug_calls_total{plugin="rust",function="greet"} 1"#,
+        r#"polyplug_call_duration_seconds_bucket{le="10.0",plugin="rust",function="greet"} 1"#,
+        r#"polyplug_call_duration_seconds_bucket{le="+Inf",plugin="rust",function="greet"} 1"#,
+        r#"polyplug_call_duration_seconds_count{plugin="rust",function="greet"} 1"#,
+        r#"polyplug_instances_max{plugin="hostile"} 2"#,
+        r#"polyplug_calls_abandoned_total{plugin="rust"} 0"#,
+        "# EOF",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
+    }
 
     assert_eq!(http(server.addr, "GET", "/healthz", b"").await.status, 200);
     assert_eq!(http(server.addr, "GET", "/readyz", b"").await.status, 200);

@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use crate::config::{HostConfig, Limits};
 use crate::error::{CallError, LoadError};
 use crate::generation::Generation;
-use crate::metrics::{Exposed, Totals};
+use crate::metrics::{PluginMetrics, Totals};
 
 /// The loaded plugins, ready to call: a handle, cheap to clone into every
 /// task (like `wasmtime::Engine`). Every clone sees the same plugins.
@@ -164,15 +164,18 @@ impl Host {
         })
     }
 
-    /// Every plugin's counters in the Prometheus text format.
-    pub fn metrics(&self) -> String {
-        let registry = self.registry.load();
-        crate::metrics::render(registry.values().map(|plugin| Exposed {
-            plugin: &plugin.name,
-            stats: &plugin.stats,
-            instances_busy: plugin.pool.busy(),
-            instances_max: plugin.pool.size(),
-        }))
+    /// A snapshot of every plugin's counters, for a metrics exposition
+    /// (`polyplug-server` encodes it as OpenMetrics).
+    pub fn metrics(&self) -> Vec<PluginMetrics> {
+        self.registry
+            .load()
+            .values()
+            .map(|plugin| {
+                plugin
+                    .stats
+                    .snapshot(&plugin.name, plugin.pool.busy(), plugin.pool.size())
+            })
+            .collect()
     }
 
     fn generation(&self, name: &str) -> Result<Arc<Generation>, CallError> {

@@ -17,8 +17,8 @@
 //!   variant to match on.
 //! - [`JsonProblem`]: why input or output broke the JSON contract of
 //!   `docs/contract.md`.
-//! - [`Host::metrics`]: every plugin's counters in the Prometheus text
-//!   format. The HTTP API of `polyplug serve` lives in the `polyplug-server`
+//! - [`Host::metrics`]: a snapshot of every plugin's counters
+//!   ([`PluginMetrics`]). The HTTP API of `polyplug serve` lives in the `polyplug-server`
 //!   crate and the command in `polyplug-cli`, so an embedder's dependency
 //!   tree holds only the runtime.
 //!
@@ -52,7 +52,7 @@ pub use config::{
 pub use contract::{JsonProblem, MAX_DEPTH};
 pub use error::{CallError, LoadError};
 pub use host::{Host, PluginInfo};
-pub use metrics::Totals;
+pub use metrics::{FunctionMetrics, LATENCY_BUCKETS, PluginMetrics, Totals};
 pub use runtime::engine::CACHE_CONFIG_ENV;
 pub use runtime::log::GUEST_LOG;
 

@@ -1,28 +1,29 @@
-//! Live counters per plugin and function, and their Prometheus text form.
+//! Live counters per plugin and function, and snapshots of them.
 //!
 //! The per-call path only adds to atomics: the set of functions is fixed
 //! when a plugin loads, so no lock or allocation is needed to find a
-//! function's counters. Errors by kind use the stable [`CallError::kind`]
-//! names.
+//! function's counters. [`Host::metrics`](crate::Host::metrics) copies
+//! them into [`PluginMetrics`], which `polyplug-server` encodes as
+//! OpenMetrics with `prometheus-client`. Errors by kind use the stable
+//! [`CallError::kind`] names.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use crate::error::CallError;
 
 /// Upper bounds (seconds) of the latency histogram's buckets.
-const BUCKETS: [f64; 12] = [
+pub const LATENCY_BUCKETS: [f64; 12] = [
     0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.1, 1.0, 10.0,
 ];
 
 /// Counters of one function.
 #[derive(Default)]
-pub(crate) struct FunctionStats {
+struct FunctionStats {
     calls: AtomicU64,
-    /// Non-cumulative; rendered cumulatively, with `+Inf` = `calls`.
-    buckets: [AtomicU64; BUCKETS.len()],
+    /// Non-cumulative; a snapshot makes them cumulative.
+    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
     micros: AtomicU64,
     fuel: AtomicU64,
     errors: [AtomicU64; CallError::KINDS.len()],
@@ -45,6 +46,35 @@ pub struct Totals {
     pub fuel: u64,
 }
 
+/// A snapshot of one plugin's counters, for a metrics exposition.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PluginMetrics {
+    pub plugin: String,
+    pub functions: Vec<FunctionMetrics>,
+    /// Calls running now.
+    pub instances_busy: usize,
+    /// The plugin's `instances` limit.
+    pub instances_max: usize,
+    /// Calls dropped with their instance at their deadline.
+    pub calls_abandoned: u64,
+}
+
+/// A snapshot of one function's counters.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct FunctionMetrics {
+    pub function: String,
+    pub calls: u64,
+    /// Failed calls by [`CallError::kind`], kinds that happened only.
+    pub errors: Vec<(&'static str, u64)>,
+    /// Calls that took at most each of [`LATENCY_BUCKETS`] seconds
+    /// (cumulative), queueing included.
+    pub latency_buckets: Vec<(f64, u64)>,
+    pub latency_sum_seconds: f64,
+    pub fuel: u64,
+}
+
 impl PluginStats {
     pub fn new<'a>(functions: impl IntoIterator<Item = &'a String>) -> Self {
         Self {
@@ -64,7 +94,7 @@ impl PluginStats {
         stats.calls.fetch_add(1, Relaxed);
         stats.micros.fetch_add(took.as_micros() as u64, Relaxed);
         let seconds = took.as_secs_f64();
-        if let Some(bucket) = BUCKETS.iter().position(|le| seconds <= *le) {
+        if let Some(bucket) = LATENCY_BUCKETS.iter().position(|le| seconds <= *le) {
             stats.buckets[bucket].fetch_add(1, Relaxed);
         }
         if let Some(error) = error {
@@ -93,135 +123,50 @@ impl PluginStats {
                 fuel: t.fuel + s.fuel.load(Relaxed),
             })
     }
-}
 
-/// One plugin's view for the Prometheus exposition.
-#[derive(Clone, Copy)]
-pub(crate) struct Exposed<'a> {
-    pub plugin: &'a str,
-    pub stats: &'a PluginStats,
-    pub instances_busy: usize,
-    pub instances_max: usize,
-}
-
-/// Renders every plugin's counters in the Prometheus text format (0.0.4).
-pub(crate) fn render<'a>(plugins: impl IntoIterator<Item = Exposed<'a>> + Clone) -> String {
-    let mut out = String::new();
-    // Calls `line` with each function's labels and counters.
-    let each_function = |out: &mut String, line: &dyn Fn(&mut String, &str, &FunctionStats)| {
-        for exposed in plugins.clone() {
-            for (function, stats) in &exposed.stats.functions {
-                let labels = format!(
-                    "plugin=\"{}\",function=\"{}\"",
-                    escape(exposed.plugin),
-                    escape(function)
-                );
-                line(out, &labels, stats);
-            }
+    /// A snapshot, with the pool's gauges.
+    pub fn snapshot(
+        &self,
+        plugin: &str,
+        instances_busy: usize,
+        instances_max: usize,
+    ) -> PluginMetrics {
+        let functions = self
+            .functions
+            .iter()
+            .map(|(function, s)| {
+                let mut cumulative = 0;
+                let latency_buckets = LATENCY_BUCKETS
+                    .iter()
+                    .zip(&s.buckets)
+                    .map(|(le, count)| {
+                        cumulative += count.load(Relaxed);
+                        (*le, cumulative)
+                    })
+                    .collect();
+                FunctionMetrics {
+                    function: function.clone(),
+                    calls: s.calls.load(Relaxed),
+                    errors: CallError::KINDS
+                        .iter()
+                        .zip(&s.errors)
+                        .map(|(kind, count)| (*kind, count.load(Relaxed)))
+                        .filter(|(_, count)| *count > 0)
+                        .collect(),
+                    latency_buckets,
+                    latency_sum_seconds: s.micros.load(Relaxed) as f64 / 1e6,
+                    fuel: s.fuel.load(Relaxed),
+                }
+            })
+            .collect();
+        PluginMetrics {
+            plugin: plugin.to_string(),
+            functions,
+            instances_busy,
+            instances_max,
+            calls_abandoned: self.abandoned.load(Relaxed),
         }
-    };
-    let counter = |out: &mut String, name: &str, help: &str, value: fn(&FunctionStats) -> u64| {
-        header(out, name, "counter", help);
-        each_function(out, &|out, labels, s| {
-            let _ = writeln!(out, "{name}{{{labels}}} {}", value(s));
-        });
-    };
-    let gauge = |out: &mut String, name: &str, help: &str, value: fn(&Exposed) -> usize| {
-        header(out, name, "gauge", help);
-        for p in plugins.clone() {
-            let _ = writeln!(
-                out,
-                "{name}{{plugin=\"{}\"}} {}",
-                escape(p.plugin),
-                value(&p)
-            );
-        }
-    };
-
-    counter(&mut out, "polyplug_calls_total", "Finished calls.", |s| {
-        s.calls.load(Relaxed)
-    });
-    header(
-        &mut out,
-        "polyplug_call_errors_total",
-        "counter",
-        "Failed calls, by error kind.",
-    );
-    each_function(&mut out, &|out, labels, s| {
-        for (kind, count) in CallError::KINDS.iter().zip(&s.errors) {
-            let count = count.load(Relaxed);
-            if count > 0 {
-                let _ = writeln!(
-                    out,
-                    "polyplug_call_errors_total{{{labels},kind=\"{kind}\"}} {count}"
-                );
-            }
-        }
-    });
-    let name = "polyplug_call_duration_seconds";
-    header(
-        &mut out,
-        name,
-        "histogram",
-        "Call latency, queueing included.",
-    );
-    each_function(&mut out, &|out, labels, s| {
-        let mut cumulative = 0;
-        for (le, count) in BUCKETS.iter().zip(&s.buckets) {
-            cumulative += count.load(Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
-        }
-        let calls = s.calls.load(Relaxed);
-        let sum = s.micros.load(Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {calls}");
-        let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
-        let _ = writeln!(out, "{name}_count{{{labels}}} {calls}");
-    });
-    counter(
-        &mut out,
-        "polyplug_fuel_consumed_total",
-        "Fuel used by calls.",
-        |s| s.fuel.load(Relaxed),
-    );
-    header(
-        &mut out,
-        "polyplug_calls_abandoned_total",
-        "counter",
-        "Calls dropped with their instance at their deadline (asleep in WASI or blocked in a host function).",
-    );
-    for p in plugins.clone() {
-        let _ = writeln!(
-            out,
-            "polyplug_calls_abandoned_total{{plugin=\"{}\"}} {}",
-            escape(p.plugin),
-            p.stats.abandoned.load(Relaxed)
-        );
     }
-    gauge(
-        &mut out,
-        "polyplug_instances_busy",
-        "Instances running a call now.",
-        |p| p.instances_busy,
-    );
-    gauge(
-        &mut out,
-        "polyplug_instances_max",
-        "The plugin's `instances` limit.",
-        |p| p.instances_max,
-    );
-    out
-}
-
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
-/// Escapes a label value: backslash, double quote and newline.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -229,7 +174,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_counters_histogram_and_errors() {
+    fn snapshots_count_calls_errors_latency_and_fuel() {
         let functions = ["greet".to_string()];
         let stats = PluginStats::new(&functions);
         stats.record("greet", Duration::from_micros(80), None);
@@ -242,26 +187,14 @@ mod tests {
         stats.record("greet", Duration::from_millis(3), Some(&busy));
         stats.record("not_a_function", Duration::from_millis(3), None);
         stats.add_fuel("greet", 1234);
-        let text = render([Exposed {
-            plugin: "p",
-            stats: &stats,
-            instances_busy: 0,
-            instances_max: 2,
-        }]);
-        for line in [
-            r#"polyplug_calls_total{plugin="p",function="greet"} 2"#,
-            r#"polyplug_call_errors_total{plugin="p",function="greet",kind="busy"} 1"#,
-            r#"polyplug_call_duration_seconds_bucket{plugin="p",function="greet",le="0.0001"} 1"#,
-            r#"polyplug_call_duration_seconds_bucket{plugin="p",function="greet",le="0.005"} 2"#,
-            r#"polyplug_call_duration_seconds_bucket{plugin="p",function="greet",le="+Inf"} 2"#,
-            r#"polyplug_fuel_consumed_total{plugin="p",function="greet"} 1234"#,
-            r#"polyplug_instances_max{plugin="p"} 2"#,
-        ] {
-            assert!(
-                text.lines().any(|l| l == line),
-                "missing `{line}` in:\n{text}"
-            );
-        }
+        stats.add_abandoned();
+        let snapshot = stats.snapshot("p", 0, 2);
+        let greet = &snapshot.functions[0];
+        assert_eq!((greet.calls, greet.fuel), (2, 1234));
+        assert_eq!(greet.errors, vec![("busy", 1)]);
+        let bucket = |le: f64| greet.latency_buckets.iter().find(|b| b.0 == le).unwrap().1;
+        assert_eq!((bucket(0.0001), bucket(0.005), bucket(10.0)), (1, 2, 2));
+        assert_eq!((snapshot.instances_max, snapshot.calls_abandoned), (2, 1));
         assert_eq!(
             stats.totals(),
             Totals {
@@ -270,10 +203,5 @@ mod tests {
                 fuel: 1234
             }
         );
-    }
-
-    #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
 }

@@ -6,7 +6,7 @@
 //! | `GET /v1/plugins` | every plugin: functions, limits, hash, live counters |
 //! | `GET /healthz` | the process is up |
 //! | `GET /readyz` | it takes calls (503 once shutdown has begun) |
-//! | `GET /metrics` | Prometheus text |
+//! | `GET /metrics` | OpenMetrics text (`prometheus-client`; `metrics.rs`) |
 //!
 //! A failed call answers with the status [`status_of`] picks and a body
 //! `{"error": {"kind", "code"?, "message", "plugin", "function"}}`.
@@ -24,6 +24,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
+mod metrics;
+
 use polyplug::ServerConfig;
 use polyplug::format_size;
 use polyplug::{CallError, Host};
@@ -33,6 +35,7 @@ struct App {
     host: Arc<Host>,
     ready: Arc<AtomicBool>,
     body_limit: u64,
+    metrics: Arc<prometheus_client::registry::Registry>,
 }
 
 /// The routes, for tests or for nesting into another axum app.
@@ -42,6 +45,7 @@ pub fn router(host: Arc<Host>, config: &ServerConfig) -> Router {
 
 fn router_with(host: Arc<Host>, config: &ServerConfig, ready: Arc<AtomicBool>) -> Router {
     let app = App {
+        metrics: Arc::new(metrics::registry(Host::clone(&host))),
         host,
         ready,
         body_limit: config.body_limit,
@@ -51,7 +55,7 @@ fn router_with(host: Arc<Host>, config: &ServerConfig, ready: Arc<AtomicBool>) -
         .route("/v1/plugins", get(list))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readiness))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(self::metrics))
         .layer(DefaultBodyLimit::max(
             usize::try_from(config.body_limit).unwrap_or(usize::MAX),
         ))
@@ -211,8 +215,11 @@ async fn readiness(State(app): State<App>) -> (StatusCode, &'static str) {
 
 async fn metrics(State(app): State<App>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.host.metrics(),
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        metrics::encode(&app.metrics),
     )
         .into_response()
 }

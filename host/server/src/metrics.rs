@@ -1,0 +1,170 @@
+//! `GET /metrics`: the host's counters as OpenMetrics text, encoded by
+//! `prometheus-client`.
+//!
+//! The counters themselves stay in the library, as atomics the per-call
+//! path adds to without a lock ([`Host::metrics`] snapshots them); this
+//! collector turns each scrape's snapshot into metric families, so a
+//! scrape costs the host's calls nothing.
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
+use polyplug::{FunctionMetrics, Host, PluginMetrics};
+
+/// The registry `/metrics` encodes: polyplug's collector over `host`.
+pub(crate) fn registry(host: Host) -> Registry {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(HostCollector(host)));
+    registry
+}
+
+/// The OpenMetrics text of every plugin's counters.
+pub(crate) fn encode(registry: &Registry) -> String {
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, registry)
+        .expect("writing to a String cannot fail");
+    text
+}
+
+struct HostCollector(Host);
+
+impl std::fmt::Debug for HostCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HostCollector")
+    }
+}
+
+impl Collector for HostCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let plugins = self.0.metrics();
+        let functions = || {
+            plugins.iter().flat_map(|p| {
+                p.functions.iter().map(move |f| {
+                    (
+                        f,
+                        [
+                            ("plugin", p.plugin.as_str()),
+                            ("function", f.function.as_str()),
+                        ],
+                    )
+                })
+            })
+        };
+        let counter = |encoder: &mut DescriptorEncoder,
+                       name: &str,
+                       help: &str,
+                       value: fn(&FunctionMetrics) -> u64|
+         -> Result<(), std::fmt::Error> {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for (f, labels) in functions() {
+                ConstCounter::new(value(f)).encode(family.encode_family(&labels)?)?;
+            }
+            Ok(())
+        };
+        counter(&mut encoder, "polyplug_calls", "Finished calls.", |f| {
+            f.calls
+        })?;
+        counter(
+            &mut encoder,
+            "polyplug_fuel_consumed",
+            "Fuel used by calls.",
+            |f| f.fuel,
+        )?;
+        {
+            let mut family = encoder.encode_descriptor(
+                "polyplug_call_errors",
+                "Failed calls, by error kind.",
+                None,
+                MetricType::Counter,
+            )?;
+            for (f, [plugin, function]) in functions() {
+                for (kind, count) in &f.errors {
+                    let labels = [plugin, function, ("kind", *kind)];
+                    ConstCounter::new(*count).encode(family.encode_family(&labels)?)?;
+                }
+            }
+        }
+        {
+            let mut family = encoder.encode_descriptor(
+                "polyplug_call_duration_seconds",
+                "Call latency, queueing included.",
+                None,
+                MetricType::Histogram,
+            )?;
+            for (f, labels) in functions() {
+                Latency(f).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        let gauge = |encoder: &mut DescriptorEncoder,
+                     name: &str,
+                     help: &str,
+                     kind: MetricType,
+                     value: fn(&PluginMetrics) -> i64|
+         -> Result<(), std::fmt::Error> {
+            let mut family = encoder.encode_descriptor(name, help, None, kind)?;
+            for p in &plugins {
+                let labels = [("plugin", p.plugin.as_str())];
+                let metric = family.encode_family(&labels)?;
+                match kind {
+                    MetricType::Counter => ConstCounter::new(value(p) as u64).encode(metric)?,
+                    _ => ConstGauge::new(value(p)).encode(metric)?,
+                }
+            }
+            Ok(())
+        };
+        gauge(
+            &mut encoder,
+            "polyplug_calls_abandoned",
+            "Calls dropped with their instance at their deadline (asleep in WASI or blocked in a host function).",
+            MetricType::Counter,
+            |p| p.calls_abandoned as i64,
+        )?;
+        gauge(
+            &mut encoder,
+            "polyplug_instances_busy",
+            "Instances running a call now.",
+            MetricType::Gauge,
+            |p| p.instances_busy as i64,
+        )?;
+        gauge(
+            &mut encoder,
+            "polyplug_instances_max",
+            "The plugin's `instances` limit.",
+            MetricType::Gauge,
+            |p| p.instances_max as i64,
+        )?;
+        Ok(())
+    }
+}
+
+/// One function's latency histogram, from its snapshot.
+struct Latency<'a>(&'a FunctionMetrics);
+
+impl EncodeMetric for Latency<'_> {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        // prometheus-client takes each bucket's own count and sums them.
+        let mut below = 0;
+        let mut buckets: Vec<(f64, u64)> = (self.0.latency_buckets.iter())
+            .map(|&(le, cumulative)| {
+                let own = cumulative.saturating_sub(below);
+                below = cumulative;
+                (le, own)
+            })
+            .collect();
+        buckets.push((f64::INFINITY, self.0.calls.saturating_sub(below)));
+        encoder.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+            self.0.latency_sum_seconds,
+            self.0.calls,
+            &buckets,
+            None,
+        )
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
