@@ -17,11 +17,13 @@ const SLACK: Duration = Duration::from_millis(150);
 
 /// One instance, so a call that kept its instance would make the next one
 /// `Busy`; a long timeout, so only the caller's own deadline can end it.
+/// The next call waits up to 2 s for the instance: the cancelled call lets
+/// go of it as soon as the slow lane runs, far sooner than its 30 s.
 fn host() -> Host {
     let mut plugin = clock_plugin(Duration::from_millis(100));
     plugin.limits.instances = 1;
     plugin.limits.timeout = Duration::from_secs(30);
-    plugin.limits.queue_timeout = Duration::from_millis(200);
+    plugin.limits.queue_timeout = Duration::from_secs(2);
     host_with("clock", plugin)
 }
 
@@ -131,7 +133,7 @@ fn the_plugins_timeout_ends_a_call_that_sleeps_in_wasi_and_frees_its_instance() 
         let mut plugin = crate::support::sleep_plugin(Duration::from_secs(5));
         plugin.limits.instances = 1;
         plugin.limits.timeout = Duration::from_millis(100);
-        plugin.limits.queue_timeout = Duration::from_millis(50);
+        plugin.limits.queue_timeout = Duration::from_secs(2);
         let host = host_with("sleeper", plugin);
         runtime.block_on(async {
             let started = Instant::now();

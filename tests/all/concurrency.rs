@@ -82,10 +82,10 @@ async fn a_waiting_call_runs_as_soon_as_an_instance_frees_up() {
     ));
 }
 
-/// Head-of-line blocking: while one plugin's calls run to their timeout on
-/// every one of its instances, another plugin's quick calls are answered as
-/// fast as when it was alone (p99 within 2x, plus slack for a shared
-/// 2-core machine), and none waits behind a long call.
+/// Head-of-line blocking: while one plugin's calls run to their 2 s timeout
+/// on every one of its instances, another plugin's quick calls are answered
+/// as fast as when it was alone (p99 within 2x, plus 10 ms of slack for a
+/// 2-core machine running other tests), and none waits behind a long call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_timing_out_on_all_its_instances_does_not_hold_up_another() {
     let mut hog = clock_plugin(Duration::from_millis(1));
@@ -133,11 +133,11 @@ async fn a_plugin_timing_out_on_all_its_instances_does_not_hold_up_another() {
     }
     let worst = *loaded.last().unwrap();
     assert!(
-        worst < Duration::from_millis(500),
+        worst < Duration::from_secs(1),
         "a quick call waited {worst:?} beside the hog"
     );
     assert!(
-        p99(&loaded) <= 2 * p99(&idle) + Duration::from_millis(2),
+        p99(&loaded) <= 2 * p99(&idle) + Duration::from_millis(10),
         "p99 {:?} beside the hog, {:?} alone",
         p99(&loaded),
         p99(&idle)

@@ -18,9 +18,10 @@
 //! keeps.
 //!
 //! A call that is handed over is awaited at most until its deadline plus
-//! [`GRACE`]: the epoch stops wasm at the deadline, but a call asleep in
-//! WASI, or blocked in a host function, is simply dropped then, which
-//! drops its instance and frees its place in the pool.
+//! [`GRACE`], kept by a timer thread at normal priority: the epoch stops
+//! wasm at the deadline, but a call asleep in WASI, or blocked in a host
+//! function, is simply dropped then, which drops its instance and frees its
+//! place in the pool (as soon as the slow lane gets to run).
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -51,18 +52,42 @@ where
     if let Poll::Ready(output) = first {
         return Ok(output);
     }
-    // The deadline is kept by the slow lane's own timer, so the caller's
-    // runtime needs none; the caller's span and subscriber go along, so a
-    // plugin's log lines land where they would have inline.
-    let until = deadline + GRACE;
-    let bounded = async move { tokio::time::timeout_at(until.into(), call).await };
-    let task = slow_lane().spawn(bounded.in_current_span().with_current_subscriber());
+    // The caller's span and subscriber go along, so a plugin's log lines
+    // land where they would have inline.
+    let mut task = slow_lane().spawn(call.in_current_span().with_current_subscriber());
     let _abort = AbortOnDrop(task.abort_handle());
-    match task.await {
-        Ok(Ok(output)) => Ok(output),
-        Ok(Err(_elapsed)) => Err(Abandoned::Deadline),
-        Err(join) => std::panic::resume_unwind(join.into_panic()),
-    }
+    // The deadline is kept by a timer at normal priority, so the caller is
+    // answered on time even when the slow lane gets no CPU, and the
+    // caller's runtime needs no timer of its own.
+    let mut timer = clock().spawn(tokio::time::sleep_until((deadline + GRACE).into()));
+    let _stop_timer = AbortOnDrop(timer.abort_handle());
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(joined) = std::pin::Pin::new(&mut task).poll(cx) {
+            return Poll::Ready(match joined {
+                Ok(output) => Ok(output),
+                Err(join) => std::panic::resume_unwind(join.into_panic()),
+            });
+        }
+        match std::pin::Pin::new(&mut timer).poll(cx) {
+            Poll::Ready(_) => Poll::Ready(Err(Abandoned::Deadline)),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
+/// A one-thread runtime at normal priority that keeps the deadlines of
+/// calls on the slow lane.
+fn clock() -> &'static tokio::runtime::Runtime {
+    static CLOCK: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    CLOCK.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("polyplug-deadlines")
+            .enable_time()
+            .build()
+            .expect("starting polyplug's deadline runtime")
+    })
 }
 
 /// Cancels the slow-lane task when the caller stops waiting for it.
