@@ -67,7 +67,7 @@ pub(crate) fn classify(call: &Call<'_>, failed: Failed) -> (CallError, Instance)
             function,
             message: failed
                 .guest_error
-                .unwrap_or_else(|| format!("Returned non-zero exit code: {}", failed.returned)),
+                .unwrap_or_else(|| format!("returned non-zero exit code: {}", failed.returned)),
         },
     };
     (error, Instance::Discard)

@@ -98,6 +98,9 @@ impl Generation {
                  set `wasi = true` for it (Go and JavaScript plugins need it)"
             )));
         }
+        // Linear and kernel memory share `memory`, with at least the 1 MiB
+        // Extism's kernel starts with, so a tiny limit still leaves room
+        // for the input and output.
         let grants = Grants {
             plugin: name.to_string(),
             allowed_hosts: config.allowed_hosts.clone(),

@@ -95,7 +95,8 @@ impl Host {
     }
 
     /// Calls `function` of `plugin` with `input` serialized as JSON and
-    /// deserializes its JSON output.
+    /// deserializes its JSON output. Runs, times out and cancels as
+    /// [`Host::call_json`] does.
     pub async fn call<I, O>(&self, plugin: &str, function: &str, input: &I) -> Result<O, CallError>
     where
         I: Serialize + ?Sized,

@@ -80,17 +80,17 @@ fn cache() -> wasmtime::Result<Option<wasmtime::Cache>> {
         .map_err(|e| wasmtime::Error::msg(format!("the compile cache cannot be set up: {e}")))
 }
 
-/// The engines the ticker advances; it starts with the first engine.
+/// The engines the ticker advances; the ticker starts with the first.
 fn ticker() -> &'static Mutex<Vec<EngineWeak>> {
-    static ENGINES: OnceLock<&'static Mutex<Vec<EngineWeak>>> = OnceLock::new();
-    ENGINES.get_or_init(|| {
-        let engines: &'static Mutex<Vec<EngineWeak>> = Box::leak(Box::default());
+    static ENGINES: Mutex<Vec<EngineWeak>> = Mutex::new(Vec::new());
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
         std::thread::Builder::new()
             .name("polyplug-ticker".into())
-            .spawn(move || {
+            .spawn(|| {
                 loop {
                     std::thread::sleep(TICK);
-                    let mut engines = engines.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut engines = ENGINES.lock().unwrap_or_else(|e| e.into_inner());
                     engines.retain(|weak| match weak.upgrade() {
                         Some(engine) => {
                             engine.increment_epoch();
@@ -101,6 +101,6 @@ fn ticker() -> &'static Mutex<Vec<EngineWeak>> {
                 }
             })
             .expect("starting the epoch ticker thread");
-        engines
-    })
+    });
+    &ENGINES
 }
