@@ -69,6 +69,7 @@ impl Host {
     /// code reaches wasmtime-wasi, which must not run on an async worker
     /// thread, so this is safe to call from async code too (it blocks).
     pub fn new(config: HostConfig) -> Result<Self, LoadError> {
+        crate::lane::start();
         let registry: Registry = std::thread::scope(|scope| {
             let loading: Vec<_> = config
                 .plugins

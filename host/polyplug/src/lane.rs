@@ -59,7 +59,10 @@ where
     // The deadline is kept by a timer at normal priority, so the caller is
     // answered on time even when the slow lane gets no CPU, and the
     // caller's runtime needs no timer of its own.
-    let mut timer = clock().spawn(tokio::time::sleep_until((deadline + GRACE).into()));
+    // (The sleep is made inside the task: made here, it would take the
+    // caller's timer.)
+    let until = deadline + GRACE;
+    let mut timer = clock().spawn(async move { tokio::time::sleep_until(until.into()).await });
     let _stop_timer = AbortOnDrop(timer.abort_handle());
     std::future::poll_fn(|cx| {
         if let Poll::Ready(joined) = std::pin::Pin::new(&mut task).poll(cx) {
@@ -90,6 +93,14 @@ fn clock() -> &'static tokio::runtime::Runtime {
     })
 }
 
+/// Starts the slow lane and its deadline clock, if they are not running:
+/// a host starts them when it loads, so that its threads are there from
+/// the start rather than appearing at the first long call.
+pub(crate) fn start() {
+    slow_lane();
+    clock();
+}
+
 /// Cancels the slow-lane task when the caller stops waiting for it.
 struct AbortOnDrop(tokio::task::AbortHandle);
 
@@ -104,12 +115,18 @@ impl Drop for AbortOnDrop {
 /// the head-of-line rows at nice 0, 10 and 19).
 const SLOW_LANE_NICE: i32 = 19;
 
+/// How long an idle blocking thread of the slow lane is kept.
+pub(crate) const SLOW_LANE_IDLE_THREAD: Duration = Duration::from_secs(1);
+
 fn slow_lane() -> &'static tokio::runtime::Runtime {
     static LANE: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     LANE.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(std::thread::available_parallelism().map_or(1, usize::from))
             .thread_name("polyplug-slow")
+            // Blocking threads (HTTP requests of calls on the slow lane)
+            // leave after a second idle rather than tokio's default ten.
+            .thread_keep_alive(SLOW_LANE_IDLE_THREAD)
             .on_thread_start(move || {
                 // On Linux a nice value belongs to the thread. Where it
                 // cannot be set, calls still run, at normal priority.
