@@ -14,8 +14,7 @@
 //! host in the process, and they run at the lowest priority (nice 19):
 //! while quick calls keep the CPUs busy, calls that run long get what is
 //! left, so one plugin's long calls cannot hold up another plugin's quick
-//! ones. They still end at their deadline, which the slow lane's own timer
-//! keeps.
+//! ones. Their callers are still answered at the deadline (below).
 //!
 //! A call that is handed over is awaited at most until its deadline plus
 //! [`GRACE`], kept by a timer thread at normal priority: the epoch stops
