@@ -182,7 +182,7 @@ fn redirecting_to(location: String) -> String {
 /// its HTTP client (ureq) then follows redirects anywhere: an allowed host
 /// with an open redirect reaches internal addresses.
 ///
-/// Fixed in polyplug (`imports.rs`, `http_request`): no redirect is
+/// Fixed in polyplug (`runtime/http.rs`): no redirect is
 /// followed; the plugin gets the 3xx, and a request to its `Location` is
 /// checked like any other.
 #[test]
@@ -261,11 +261,10 @@ fn start_up_code_cannot_grow_memory_past_the_limit() {
 /// the plugin asked (up to 584 years), holding an instance slot and a
 /// thread, and its caller waited as long.
 ///
-/// Fixed in polyplug (`host.rs`, for modules that import `poll_oneoff`):
-/// the caller stops waiting at the timeout plus a grace period and gets
-/// `Timeout`; the call keeps its slot until the thread comes back, so
-/// `instances` such calls wedge only this plugin (later calls are `Busy`).
-/// The real fix is in Extism (a `poll_oneoff` that honours the deadline).
+/// Fixed in polyplug (`lane.rs`): WASI runs async, so the sleeping call
+/// yields to the slow lane; its caller gets `Timeout` at the timeout plus
+/// 20 ms, and the call is dropped then with its instance, which frees its
+/// place in the pool (`async_contract.rs` checks the next call gets it).
 #[test]
 fn a_wasi_sleep_ends_at_the_timeout() {
     let body = r#"(memory (export "memory") 1)
@@ -294,10 +293,10 @@ fn a_wasi_sleep_ends_at_the_timeout() {
 }
 
 /// A WASI plugin with any `allowed_paths` can open files until the process
-/// runs out of descriptors. Extism builds the WASI context and offers no
-/// cap, so polyplug drops the instance of such a plugin after every call
-/// (`LoadedPlugin::keep`), which closes its files; during the call the
-/// exposure remains (SECURITY.md).
+/// runs out of descriptors. wasmtime-wasi offers no cap, so polyplug drops
+/// the instance of such a plugin after every call (`Generation::keep`),
+/// which closes its files; during the call the exposure remains
+/// (SECURITY.md).
 #[test]
 fn a_wasi_plugin_cannot_exhaust_the_hosts_file_descriptors() {
     in_child("child_file_descriptor_exhaustion");
@@ -349,9 +348,11 @@ fn child_file_descriptor_exhaustion() {
 /// with polyplug's checked `length` and `output_length`, a kept instance
 /// grew by about 94 bytes a call (the soak's 1,050,000 calls: +50 MiB).
 ///
-/// Fixed in polyplug (`plugin.rs`, `CALLS_PER_INSTANCE`): an instance
-/// serves 10,000 calls, then a fresh one takes over. Seen here through the
-/// var store, which lives as long as its instance.
+/// Fixed in polyplug (`generation.rs`, `CALLS_PER_INSTANCE`): an instance
+/// serves 10,000 calls, then a fresh one takes over, which still bounds
+/// whatever a guest leaks now that polyplug runs calls itself (no lookup
+/// is stored per call any more). Seen here through the var store, which
+/// lives as long as its instance.
 #[test]
 fn an_instance_is_replaced_after_ten_thousand_calls() {
     let body = format!(

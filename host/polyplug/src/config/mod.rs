@@ -160,20 +160,22 @@ impl AllowedPath {
 pub struct Limits {
     /// Wall-clock limit of one call.
     pub timeout: Duration,
-    /// Ceiling on the plugin's linear memory, in bytes.
+    /// Ceiling on the plugin's linear memory and its kernel memory (the
+    /// blocks that carry input, output and host-function data) together,
+    /// in bytes; at least 1 MiB is allowed for both.
     pub memory: u64,
     /// Fuel (roughly, wasm instructions) one call may use.
     pub fuel: u64,
-    /// Fuel for instantiating the module and its start-up code, which
-    /// Extism's timeout does not cover.
+    /// Fuel for instantiating the module and running its start-up code
+    /// (which the call `timeout` bounds too).
     pub init_fuel: u64,
     pub max_input: u64,
     pub max_output: u64,
     pub max_http_response: u64,
     /// Largest module file accepted at load.
     pub max_module: u64,
-    /// The most calls of this plugin that run at once; each runs in its own
-    /// instance on its own engine.
+    /// The most calls of this plugin that run at once, each in an instance
+    /// of its own (the plugin's instances share one engine and its code).
     pub instances: usize,
     /// How long a call waits for a free instance before it fails as busy.
     pub queue_timeout: Duration,
