@@ -1,6 +1,6 @@
 //! Each limit surfaces as its own typed error. Modules are the smallest WAT
-//! that shows the behaviour; these also pin the Extism error strings that
-//! `host/polyplug/src/failure.rs` relies on.
+//! that shows the behaviour; these also pin how `host/polyplug/src/failure.rs`
+//! turns the host's typed stops into `CallError`s.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
