@@ -3,6 +3,7 @@
 mod async_contract;
 mod concurrency;
 mod config_cases;
+mod generations;
 mod hostile;
 mod js;
 mod limits;

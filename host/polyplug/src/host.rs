@@ -16,7 +16,7 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::config::{HostConfig, Limits};
+use crate::config::{HostConfig, Limits, PluginConfig};
 use crate::error::{CallError, LoadError};
 use crate::generation::Generation;
 use crate::metrics::{PluginMetrics, Totals};
@@ -93,6 +93,33 @@ impl Host {
         Ok(Self {
             registry: Arc::new(ArcSwap::from_pointee(registry)),
         })
+    }
+
+    /// Loads `config` as a new generation of `plugin` and makes it the one
+    /// new calls get, for all its functions at once; calls already running
+    /// finish on the generation they started on, which is freed when the
+    /// last of them ends. A plugin not loaded yet is added.
+    ///
+    /// Loading is staged before anything changes: a module that does not
+    /// read, check, compile or start returns its `LoadError` and the
+    /// current generation keeps serving. Blocks while it compiles, like
+    /// [`Host::new`]; from async code, call it in `spawn_blocking`.
+    pub fn replace(&self, plugin: &str, config: PluginConfig) -> Result<(), LoadError> {
+        // On a thread of its own, as `new` loads: start-up code must not run
+        // on an async worker thread.
+        let staged = std::thread::scope(|scope| {
+            scope
+                .spawn(|| Generation::load(plugin, config))
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })?;
+        let staged = Arc::new(staged);
+        self.registry.rcu(|current| {
+            let mut next = Registry::clone(current);
+            next.insert(plugin.to_string(), staged.clone());
+            next
+        });
+        Ok(())
     }
 
     /// Calls `function` of `plugin` with `input` serialized as JSON and

@@ -4,7 +4,8 @@
 //!
 //! The interesting things in this library:
 //!
-//! - [`Host`]: load plugins ([`Host::from_config_file`], [`Host::new`]) and
+//! - [`Host`]: load plugins ([`Host::from_config_file`], [`Host::new`]),
+//!   swap one for a new version while serving ([`Host::replace`]) and
 //!   call them ([`Host::call`] for typed values, [`Host::call_json`] for raw
 //!   bytes). `Host` is a cheap handle: clone it into every task. A call
 //!   runs inline on the caller's thread while it is quick and moves to
