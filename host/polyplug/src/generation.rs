@@ -110,13 +110,11 @@ impl Generation {
             max_var_bytes: MAX_VAR_BYTES,
         };
         let wasi = config.wasi.then(|| config.allowed_paths.clone());
-        let memory_cap = config.limits.memory;
         let compiled = Compiled::new(
             &binary,
             grants,
             wasi,
             config.limits.clone(),
-            memory_cap,
             facts.functions.iter().cloned(),
         )
         .map_err(|setup| match setup {
@@ -155,13 +153,11 @@ impl Generation {
 
     async fn run(self: &Arc<Self>, function: &str, input: Vec<u8>) -> Result<Vec<u8>, CallError> {
         let limits = &self.config.limits;
-        let error =
-            |make: fn(String, String) -> CallError| make(self.name.clone(), function.to_string());
         if !self.functions.contains(function) {
-            return Err(error(|plugin, function| CallError::UnknownFunction {
-                plugin,
-                function,
-            }));
+            return Err(CallError::UnknownFunction {
+                plugin: self.name.clone(),
+                function: function.to_string(),
+            });
         }
         if input.len() as u64 > limits.max_input {
             return Err(CallError::InputTooLarge {

@@ -80,10 +80,9 @@ impl Compiled {
         grants: Grants,
         wasi: Option<Vec<AllowedPath>>,
         limits: Limits,
-        memory_cap: u64,
         functions: impl IntoIterator<Item = String>,
     ) -> Result<Self, Setup> {
-        let engine = engine::engine(memory_cap, limits.instances).map_err(Setup::Engine)?;
+        let engine = engine::engine(limits.memory, limits.instances).map_err(Setup::Engine)?;
         let module = Module::new(&engine, binary).map_err(Setup::Compile)?;
         let mut linker = Linker::new(&engine);
         let linked = (|| {
