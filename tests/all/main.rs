@@ -7,6 +7,7 @@ mod generations;
 mod hostile;
 mod js;
 mod limits;
+mod reload;
 mod server;
 mod support;
 mod vectors;

@@ -39,11 +39,16 @@ enum Command {
     },
     /// Load every plugin and list its functions and limits.
     Check,
-    /// Serve the plugins over HTTP until SIGINT or SIGTERM.
+    /// Serve the plugins over HTTP until SIGINT or SIGTERM; SIGHUP reloads
+    /// the config, changing only the plugins that changed.
     Serve {
         /// Address to listen on (overrides `[server] listen`).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+        /// Reload when the config file or a plugin's module changes (as
+        /// `[server] watch = true`).
+        #[arg(long)]
+        watch: bool,
     },
 }
 
@@ -104,11 +109,12 @@ async fn main() -> ExitCode {
             print_plugins(&host);
             ExitCode::SUCCESS
         }
-        Command::Serve { listen } => {
+        Command::Serve { listen, watch } => {
             let mut config = server;
             if let Some(listen) = listen {
                 config.listen = listen;
             }
+            config.watch |= watch;
             match serve(host, &config).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
@@ -129,6 +135,15 @@ async fn serve(host: Host, config: &polyplug::ServerConfig) -> anyhow::Result<()
             "loaded"
         );
     }
+    let _watch = if config.watch {
+        let watch = polyplug_server::watch::watch(host.clone(), log_reload)?;
+        tracing::info!("watching the config file and modules for changes");
+        Some(watch)
+    } else {
+        None
+    };
+    #[cfg(unix)]
+    tokio::spawn(reload_on_hangup(host.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on `{}`", config.listen))?;
@@ -142,6 +157,50 @@ async fn serve(host: Host, config: &polyplug::ServerConfig) -> anyhow::Result<()
     .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Reloads the config on every SIGHUP, one reload at a time.
+#[cfg(unix)]
+async fn reload_on_hangup(host: Host) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(error) => {
+            tracing::warn!(%error, "cannot handle SIGHUP; reloading on it is off");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        tracing::info!("SIGHUP: reloading the config");
+        let host = host.clone();
+        match tokio::task::spawn_blocking(move || host.reload()).await {
+            Ok(result) => log_reload(result),
+            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        }
+    }
+}
+
+/// Logs how a reload went. Each plugin's new version or refusal is logged
+/// by the host as it happens; this adds the config's own failure and a
+/// summary.
+fn log_reload(result: Result<polyplug::Reload, polyplug::LoadError>) {
+    use polyplug::Change;
+    match result {
+        Err(err) => {
+            tracing::error!(reason = %err, "config not reloaded; every plugin keeps serving as before");
+        }
+        Ok(reload) => {
+            let count = |f: fn(&Change) -> bool| reload.plugins.values().filter(|c| f(c)).count();
+            tracing::info!(
+                added = count(|c| matches!(c, Change::Added { .. })),
+                replaced = count(|c| matches!(c, Change::Replaced { .. })),
+                removed = count(|c| matches!(c, Change::Removed)),
+                unchanged = count(|c| matches!(c, Change::Unchanged)),
+                failed = count(|c| matches!(c, Change::Failed(_))),
+                "reloaded"
+            );
+        }
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

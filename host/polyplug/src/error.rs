@@ -80,6 +80,56 @@ pub enum LoadError {
         path: String,
         reason: String,
     },
+
+    /// A smoke call of the new version failed.
+    #[error(
+        "plugin `{plugin}`: smoke call {index} (`{function}`) failed, so this version does not serve: {source}"
+    )]
+    SmokeFailed {
+        plugin: String,
+        /// Where the call is in the plugin's `smoke` list, from 0.
+        index: usize,
+        function: String,
+        source: Box<CallError>,
+    },
+
+    /// A smoke call of the new version answered something else than expected.
+    #[error(
+        "plugin `{plugin}`: smoke call {index} (`{function}`) answered `{actual}`, expected `{expected}`, so this version does not serve"
+    )]
+    SmokeMismatch {
+        plugin: String,
+        index: usize,
+        function: String,
+        expected: String,
+        actual: String,
+    },
+
+    #[error(
+        "this host was built from a config in code, not read from a file, so there is no file to reload: call `Host::apply` with the new config"
+    )]
+    NoConfigFile,
+}
+
+impl LoadError {
+    /// A short stable name for the variant, for logs, metrics and APIs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::ConfigRead { .. } => "config_read",
+            Self::ConfigFormat { .. } => "config_format",
+            Self::ConfigSyntax { .. } => "config_syntax",
+            Self::NoPlugins { .. } => "no_plugins",
+            Self::InvalidValue { .. } => "invalid_value",
+            Self::ModuleRead { .. } => "module_read",
+            Self::ModuleTooLarge { .. } => "module_too_large",
+            Self::HashMismatch { .. } => "hash_mismatch",
+            Self::InvalidModule { .. } => "invalid_module",
+            Self::Instantiate { .. } => "instantiate",
+            Self::SmokeFailed { .. } => "smoke_failed",
+            Self::SmokeMismatch { .. } => "smoke_mismatch",
+            Self::NoConfigFile => "no_config_file",
+        }
+    }
 }
 
 /// Why a call did not return output.

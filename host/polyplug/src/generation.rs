@@ -25,6 +25,9 @@ pub(crate) struct Generation {
     pub config: PluginConfig,
     /// sha256 of the module, lowercase hex.
     pub sha256: String,
+    /// sha256 of the bytes as read (the same as `sha256` unless they were
+    /// WAT text): what a reload compares to see whether they changed.
+    source_sha256: String,
     /// Exports callable with the Extism calling convention.
     pub functions: BTreeSet<String>,
     /// The source language the module's `producers` section names.
@@ -59,6 +62,7 @@ impl Generation {
         let started = Instant::now();
         let label = config.wasm.to_string();
         let bytes = read_module(name, &config)?;
+        let source_sha256 = hex(&Sha256::digest(&bytes));
         let binary = wat::parse_bytes(&bytes).map_err(|err| LoadError::InvalidModule {
             plugin: name.to_string(),
             path: label.clone(),
@@ -130,10 +134,62 @@ impl Generation {
             loaded_at: SystemTime::now(),
             config,
             sha256,
+            source_sha256,
             functions: facts.functions,
             language: facts.language,
             compiled,
         })
+    }
+
+    /// Loads a new generation and runs its smoke calls: what must pass
+    /// before it may serve. Blocks; call it from a thread that may block
+    /// and is not an async worker (start-up code may reach WASI).
+    pub fn stage(name: &str, config: PluginConfig) -> Result<Arc<Self>, LoadError> {
+        let staged = Arc::new(Self::load(name, config)?);
+        if staged.config.smoke.is_empty() {
+            return Ok(staged);
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map_err(|err| LoadError::Instantiate {
+                plugin: name.to_string(),
+                path: staged.config.wasm.to_string(),
+                reason: format!("cannot start a runtime for its smoke calls: {err}"),
+            })?;
+        for (index, smoke) in staged.config.smoke.iter().enumerate() {
+            let answer = runtime.block_on(staged.run(&smoke.function, smoke.input.clone()));
+            let output = answer.map_err(|err| LoadError::SmokeFailed {
+                plugin: name.to_string(),
+                index,
+                function: smoke.function.clone(),
+                source: Box::new(err),
+            })?;
+            let Some(expected) = &smoke.expect else {
+                continue;
+            };
+            // The output passed the contract check, so it parses.
+            let actual: serde_json::Value = serde_json::from_slice(&output).unwrap_or_default();
+            if actual != *expected {
+                return Err(LoadError::SmokeMismatch {
+                    plugin: name.to_string(),
+                    index,
+                    function: smoke.function.clone(),
+                    expected: expected.to_string(),
+                    actual: actual.to_string(),
+                });
+            }
+        }
+        Ok(staged)
+    }
+
+    /// Whether loading `config` would give this very generation again: the
+    /// same config and the same module bytes. A module that cannot be read
+    /// now counts as changed, so that restaging reports why.
+    pub fn is_loaded_from(&self, config: &PluginConfig) -> bool {
+        self.config == *config
+            && read_module(&self.name, config)
+                .is_ok_and(|bytes| hex(&Sha256::digest(&bytes)) == self.source_sha256)
     }
 
     /// Calls `function` with `input`: waits for a place in the pool, runs

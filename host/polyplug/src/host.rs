@@ -8,8 +8,8 @@
 //! generation is freed when its last call ends.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -25,11 +25,29 @@ use crate::metrics::{PluginMetrics, Totals};
 /// task (like `wasmtime::Engine`). Every clone sees the same plugins.
 #[derive(Clone)]
 pub struct Host {
-    registry: Arc<ArcSwap<Registry>>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: ArcSwap<Registry>,
+    /// Held while a change stages and commits: changes apply one at a time,
+    /// each against the registry the previous one left.
+    changing: Mutex<()>,
+    /// The config file [`Host::reload`] reads.
+    file: Mutex<Option<PathBuf>>,
+    history: Mutex<History>,
 }
 
 /// Every plugin's current generation, by name.
 type Registry = BTreeMap<String, Arc<Generation>>;
+
+/// What changes left behind: how each plugin's reloads went, and the
+/// generations replaced or removed while calls still ran on them.
+#[derive(Default)]
+struct History {
+    reloads: BTreeMap<String, ReloadStatus>,
+    retired: Vec<Weak<Generation>>,
+}
 
 /// What a caller may want to know about a loaded plugin.
 #[derive(Debug, Clone)]
@@ -45,15 +63,87 @@ pub struct PluginInfo {
     /// sha256 of the module, lowercase hex.
     pub sha256: String,
     pub wasi: bool,
-    /// How long loading took (reading, checking, compiling, first instance).
+    /// How long loading took (reading, checking, compiling, first instance,
+    /// smoke calls).
     pub load_time: Duration,
     /// When this generation of the plugin finished loading.
     pub loaded_at: SystemTime,
-    /// Calls running now.
+    /// Calls running now on this generation.
     pub instances_busy: usize,
     /// Instances kept for the next call.
     pub instances_idle: usize,
+    /// Calls still running on generations this one replaced.
+    pub calls_draining: usize,
+    /// How this plugin's reloads went.
+    pub reloads: ReloadStatus,
+    /// This generation's counters (each generation starts from zero).
     pub totals: Totals,
+}
+
+/// How one plugin's changes went since the host started.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ReloadStatus {
+    /// New generations that staged and now serve (or served).
+    pub succeeded: u64,
+    /// New generations that failed to stage, leaving the previous one.
+    pub failed: u64,
+    /// Why the last failed staging failed, unless a later one succeeded.
+    pub last_error: Option<ReloadFailure>,
+}
+
+/// A staging failure, kept for `/v1/plugins`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ReloadFailure {
+    /// [`LoadError::kind`].
+    pub kind: &'static str,
+    pub message: String,
+    pub at: SystemTime,
+}
+
+/// What [`Host::apply`] or [`Host::reload`] did, plugin by plugin.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Reload {
+    pub plugins: BTreeMap<String, Change>,
+}
+
+/// What a reload did to one plugin.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Change {
+    /// Neither its config nor its module changed: nothing was done.
+    Unchanged,
+    Added {
+        sha256: String,
+    },
+    Replaced {
+        from: String,
+        to: String,
+    },
+    /// No longer in the config: new calls fail as unknown, running ones
+    /// finish.
+    Removed,
+    /// The new version failed to stage; the previous one (if any) serves.
+    Failed(LoadError),
+}
+
+impl Reload {
+    /// The plugins whose new version was refused, with why.
+    pub fn errors(&self) -> impl Iterator<Item = (&str, &LoadError)> {
+        self.plugins
+            .iter()
+            .filter_map(|(name, change)| match change {
+                Change::Failed(err) => Some((name.as_str(), err)),
+                _ => None,
+            })
+    }
+
+    /// Whether every plugin's change went through.
+    pub fn is_success(&self) -> bool {
+        self.errors().next().is_none()
+    }
 }
 
 impl Host {
@@ -64,35 +154,112 @@ impl Host {
         Self::new(HostConfig::from_file(path)?)
     }
 
-    /// Loads every plugin in `config`, compiling each module once. Plugins
-    /// load in parallel, each on a plain thread: a WASI module's start-up
-    /// code reaches wasmtime-wasi, which must not run on an async worker
-    /// thread, so this is safe to call from async code too (it blocks).
+    /// Loads every plugin in `config`, compiling each module once and
+    /// running its smoke calls. Plugins load in parallel, each on a plain
+    /// thread: a WASI module's start-up code reaches wasmtime-wasi, which
+    /// must not run on an async worker thread, so this is safe to call
+    /// from async code too (it blocks). Fails with the first plugin (by
+    /// name) that does not load.
     pub fn new(config: HostConfig) -> Result<Self, LoadError> {
         crate::lane::start();
-        let registry: Registry = std::thread::scope(|scope| {
-            let loading: Vec<_> = config
-                .plugins
-                .into_iter()
-                .map(|(name, plugin)| {
-                    scope.spawn(move || {
-                        let loaded = Generation::load(&name, plugin)?;
-                        Ok((name, Arc::new(loaded)))
-                    })
-                })
-                .collect();
-            loading
-                .into_iter()
-                .map(|thread| {
-                    thread
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect::<Result<_, LoadError>>()
-        })?;
+        let registry = stage_all(config.plugins)
+            .into_iter()
+            .map(|(name, staged)| Ok((name, staged?)))
+            .collect::<Result<Registry, LoadError>>()?;
         Ok(Self {
-            registry: Arc::new(ArcSwap::from_pointee(registry)),
+            inner: Arc::new(Inner {
+                registry: ArcSwap::from_pointee(registry),
+                changing: Mutex::new(()),
+                file: Mutex::new(config.file),
+                history: Mutex::default(),
+            }),
         })
+    }
+
+    /// Re-reads the config file the host was loaded from and applies it
+    /// ([`Host::apply`]). A file that does not read or check changes
+    /// nothing and is the error; otherwise each plugin's outcome is in the
+    /// [`Reload`]. Blocks while it compiles.
+    pub fn reload(&self) -> Result<Reload, LoadError> {
+        let file = lock(&self.inner.file)
+            .clone()
+            .ok_or(LoadError::NoConfigFile)?;
+        Ok(self.apply(HostConfig::from_file(file)?))
+    }
+
+    /// Makes the host serve the plugins of `config`, changing only what
+    /// changed: a plugin whose config and module bytes are the same as its
+    /// current generation's is left alone; a new or changed one is staged
+    /// (read, checked, compiled, started, smoke-called) and, if that
+    /// passes, swapped in for new calls, for all its functions at once; a
+    /// plugin no longer named is removed. Calls in flight finish on the
+    /// generation they started on, which is freed when the last of them
+    /// ends.
+    ///
+    /// Each plugin stands alone: one that fails to stage keeps its current
+    /// generation (its error is in the [`Reload`], logged, and kept for
+    /// [`Host::reloads`]), and does not hold back the others. `[server]`
+    /// settings are not the host's; they take effect on restart. Blocks
+    /// while it compiles; from async code, call it in `spawn_blocking`.
+    pub fn apply(&self, config: HostConfig) -> Reload {
+        let _changing = lock(&self.inner.changing);
+        if config.file.is_some() {
+            *lock(&self.inner.file) = config.file;
+        }
+        let live = self.inner.registry.load_full();
+        let mut plugins = BTreeMap::new();
+        let mut changed = Vec::new();
+        for (name, plugin) in config.plugins {
+            match live.get(&name) {
+                Some(current) if current.is_loaded_from(&plugin) => {
+                    plugins.insert(name, Change::Unchanged);
+                }
+                _ => changed.push((name, plugin)),
+            }
+        }
+        let removed: Vec<String> = live
+            .keys()
+            .filter(|name| !plugins.contains_key(*name) && !changed.iter().any(|(n, _)| n == *name))
+            .cloned()
+            .collect();
+        let mut staged = BTreeMap::new();
+        for (name, outcome) in stage_all(changed) {
+            match outcome {
+                Ok(generation) => {
+                    staged.insert(name, generation);
+                }
+                Err(err) => {
+                    plugins.insert(name, Change::Failed(err));
+                }
+            }
+        }
+        let previous = self.commit(|registry| {
+            for name in &removed {
+                registry.remove(name);
+            }
+            for (name, generation) in &staged {
+                registry.insert(name.clone(), generation.clone());
+            }
+        });
+        for name in removed {
+            tracing::info!(plugin = %name, "removed; calls running on it finish");
+            plugins.insert(name, Change::Removed);
+        }
+        for (name, generation) in staged {
+            let change = match previous.get(&name) {
+                Some(old) => Change::Replaced {
+                    from: old.sha256.clone(),
+                    to: generation.sha256.clone(),
+                },
+                None => Change::Added {
+                    sha256: generation.sha256.clone(),
+                },
+            };
+            plugins.insert(name, change);
+        }
+        let reload = Reload { plugins };
+        self.record(&reload);
+        reload
     }
 
     /// Loads `config` as a new generation of `plugin` and makes it the one
@@ -100,26 +267,117 @@ impl Host {
     /// finish on the generation they started on, which is freed when the
     /// last of them ends. A plugin not loaded yet is added.
     ///
-    /// Loading is staged before anything changes: a module that does not
-    /// read, check, compile or start returns its `LoadError` and the
-    /// current generation keeps serving. Blocks while it compiles, like
-    /// [`Host::new`]; from async code, call it in `spawn_blocking`.
+    /// Staged as [`Host::apply`] stages: a module that does not read,
+    /// check, compile, start or pass its smoke calls returns its
+    /// `LoadError` and the current generation keeps serving. Blocks while
+    /// it compiles; from async code, call it in `spawn_blocking`.
     pub fn replace(&self, plugin: &str, config: PluginConfig) -> Result<(), LoadError> {
-        // On a thread of its own, as `new` loads: start-up code must not run
-        // on an async worker thread.
-        let staged = std::thread::scope(|scope| {
-            scope
-                .spawn(|| Generation::load(plugin, config))
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        })?;
-        let staged = Arc::new(staged);
-        self.registry.rcu(|current| {
-            let mut next = Registry::clone(current);
-            next.insert(plugin.to_string(), staged.clone());
-            next
+        let _changing = lock(&self.inner.changing);
+        let staged = stage_all(vec![(plugin.to_string(), config)])
+            .pop()
+            .expect("one plugin staged")
+            .1;
+        let change = match staged {
+            Ok(generation) => {
+                let previous = self.commit(|registry| {
+                    registry.insert(plugin.to_string(), generation.clone());
+                });
+                match previous.get(plugin) {
+                    Some(old) => Change::Replaced {
+                        from: old.sha256.clone(),
+                        to: generation.sha256.clone(),
+                    },
+                    None => Change::Added {
+                        sha256: generation.sha256.clone(),
+                    },
+                }
+            }
+            Err(err) => Change::Failed(err),
+        };
+        let mut reload = Reload {
+            plugins: BTreeMap::from([(plugin.to_string(), change)]),
+        };
+        self.record(&reload);
+        match reload.plugins.remove(plugin) {
+            Some(Change::Failed(err)) => Err(err),
+            _ => Ok(()),
+        }
+    }
+
+    /// Stops new calls to `plugin`; calls running on it finish. Returns
+    /// whether it was loaded.
+    pub fn remove(&self, plugin: &str) -> bool {
+        let _changing = lock(&self.inner.changing);
+        let previous = self.commit(|registry| {
+            registry.remove(plugin);
         });
-        Ok(())
+        previous.contains_key(plugin)
+    }
+
+    /// The config file [`Host::reload`] reads, if the host came from one.
+    pub fn config_file(&self) -> Option<PathBuf> {
+        lock(&self.inner.file).clone()
+    }
+
+    /// How every plugin's reloads went, by name: also plugins whose first
+    /// version failed to load, which [`Host::plugins`] cannot list.
+    pub fn reloads(&self) -> BTreeMap<String, ReloadStatus> {
+        lock(&self.inner.history).reloads.clone()
+    }
+
+    /// Swaps in the registry `change` makes of the current one; the
+    /// generations it replaced or removed are kept track of while calls
+    /// run on them. Returns the registry before.
+    fn commit(&self, change: impl FnOnce(&mut Registry)) -> Arc<Registry> {
+        let mut next = Registry::clone(&self.inner.registry.load());
+        change(&mut next);
+        // `changing` is held, so nothing else swaps meanwhile.
+        let previous = self.inner.registry.swap(Arc::new(next));
+        let current = self.inner.registry.load();
+        let mut history = lock(&self.inner.history);
+        history.retired.retain(|old| old.strong_count() > 0);
+        for (name, old) in previous.iter() {
+            if current.get(name).is_none_or(|now| !Arc::ptr_eq(now, old)) {
+                history.retired.push(Arc::downgrade(old));
+            }
+        }
+        previous
+    }
+
+    /// Counts and logs each plugin's staging outcome.
+    fn record(&self, reload: &Reload) {
+        let mut history = lock(&self.inner.history);
+        for (name, change) in &reload.plugins {
+            let status = history.reloads.entry(name.clone()).or_default();
+            match change {
+                Change::Unchanged | Change::Removed => {}
+                Change::Added { sha256 } | Change::Replaced { to: sha256, .. } => {
+                    status.succeeded += 1;
+                    status.last_error = None;
+                    tracing::info!(plugin = %name, sha256 = %sha256, "new version serving");
+                }
+                Change::Failed(err) => {
+                    status.failed += 1;
+                    status.last_error = Some(ReloadFailure {
+                        kind: err.kind(),
+                        message: err.to_string(),
+                        at: SystemTime::now(),
+                    });
+                    tracing::error!(plugin = %name, reason = %err, "new version refused; the previous one keeps serving");
+                }
+            }
+        }
+    }
+
+    /// Calls still running on replaced or removed generations of `plugin`.
+    fn calls_draining(&self, plugin: &str) -> usize {
+        lock(&self.inner.history)
+            .retired
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|old| old.name == plugin)
+            .map(|old| old.pool.busy())
+            .sum()
     }
 
     /// Calls `function` of `plugin` with `input` serialized as JSON and
@@ -176,9 +434,10 @@ impl Host {
 
     /// The loaded plugins, by name, with their live counters.
     pub fn plugins(&self) -> impl Iterator<Item = PluginInfo> + use<> {
-        let registry = self.registry.load_full();
+        let registry = self.inner.registry.load_full();
         let plugins: Vec<Arc<Generation>> = registry.values().cloned().collect();
-        plugins.into_iter().map(|plugin| PluginInfo {
+        let host = self.clone();
+        plugins.into_iter().map(move |plugin| PluginInfo {
             name: plugin.name.clone(),
             functions: plugin.functions.iter().cloned().collect(),
             language: plugin.language.clone(),
@@ -189,6 +448,12 @@ impl Host {
             loaded_at: plugin.loaded_at,
             instances_busy: plugin.pool.busy(),
             instances_idle: plugin.pool.idle(),
+            calls_draining: host.calls_draining(&plugin.name),
+            reloads: lock(&host.inner.history)
+                .reloads
+                .get(&plugin.name)
+                .cloned()
+                .unwrap_or_default(),
             totals: plugin.stats.totals(),
         })
     }
@@ -196,19 +461,22 @@ impl Host {
     /// A snapshot of every plugin's counters, for a metrics exposition
     /// (`polyplug-server` encodes it as OpenMetrics).
     pub fn metrics(&self) -> Vec<PluginMetrics> {
-        self.registry
+        self.inner
+            .registry
             .load()
             .values()
             .map(|plugin| {
-                plugin
-                    .stats
-                    .snapshot(&plugin.name, plugin.pool.busy(), plugin.pool.size())
+                let mut metrics =
+                    (plugin.stats).snapshot(&plugin.name, plugin.pool.busy(), plugin.pool.size());
+                metrics.calls_draining = self.calls_draining(&plugin.name);
+                metrics
             })
             .collect()
     }
 
     fn generation(&self, name: &str) -> Result<Arc<Generation>, CallError> {
-        self.registry
+        self.inner
+            .registry
             .load()
             .get(name)
             .cloned()
@@ -216,4 +484,36 @@ impl Host {
                 plugin: name.to_string(),
             })
     }
+}
+
+/// Stages each plugin on a plain thread of its own, all at once, as
+/// [`Generation::stage`] needs.
+fn stage_all(
+    plugins: impl IntoIterator<Item = (String, PluginConfig)>,
+) -> Vec<(String, Result<Arc<Generation>, LoadError>)> {
+    std::thread::scope(|scope| {
+        let staging: Vec<_> = plugins
+            .into_iter()
+            .map(|(name, plugin)| {
+                scope.spawn(move || {
+                    let staged = Generation::stage(&name, plugin);
+                    (name, staged)
+                })
+            })
+            .collect();
+        staging
+            .into_iter()
+            .map(|thread| {
+                thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -48,11 +48,12 @@ mod runtime;
 
 pub use config::units::format_size;
 pub use config::{
-    AllowedPath, HostConfig, HostPattern, Limits, LogFormat, PluginConfig, ServerConfig, WasmSource,
+    AllowedPath, HostConfig, HostPattern, Limits, LogFormat, PluginConfig, ServerConfig, SmokeCall,
+    WasmSource,
 };
 pub use contract::{JsonProblem, MAX_DEPTH};
 pub use error::{CallError, LoadError};
-pub use host::{Host, PluginInfo};
+pub use host::{Change, Host, PluginInfo, Reload, ReloadFailure, ReloadStatus};
 pub use metrics::{FunctionMetrics, LATENCY_BUCKETS, PluginMetrics, Totals};
 pub use runtime::engine::CACHE_CONFIG_ENV;
 pub use runtime::log::GUEST_LOG;

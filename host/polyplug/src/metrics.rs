@@ -58,6 +58,8 @@ pub struct PluginMetrics {
     pub instances_max: usize,
     /// Calls dropped with their instance at their deadline.
     pub calls_abandoned: u64,
+    /// Calls still running on generations a reload replaced.
+    pub calls_draining: usize,
 }
 
 /// A snapshot of one function's counters.
@@ -165,6 +167,7 @@ impl PluginStats {
             instances_busy,
             instances_max,
             calls_abandoned: self.abandoned.load(Relaxed),
+            calls_draining: 0,
         }
     }
 }

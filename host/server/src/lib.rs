@@ -25,6 +25,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 mod metrics;
+pub mod watch;
 
 use polyplug::ServerConfig;
 use polyplug::format_size;
@@ -184,6 +185,9 @@ async fn list(State(app): State<App>) -> axum::Json<Value> {
                 "sha256": p.sha256,
                 "wasi": p.wasi,
                 "load_ms": p.load_time.as_secs_f64() * 1e3,
+                "loaded_at": humantime::format_rfc3339_millis(p.loaded_at).to_string(),
+                "calls_draining": p.calls_draining,
+                "reloads": reloads(&p.reloads),
                 "limits": {
                     "timeout_ms": l.timeout.as_millis() as u64,
                     "memory": l.memory,
@@ -202,7 +206,29 @@ async fn list(State(app): State<App>) -> axum::Json<Value> {
             })
         })
         .collect();
-    axum::Json(json!({ "plugins": plugins }))
+    // Plugins whose first version failed to load have no generation to
+    // list, but their error must show somewhere.
+    let loaded: Vec<&str> = plugins.iter().filter_map(|p| p["name"].as_str()).collect();
+    let not_loaded: Vec<Value> = app
+        .host
+        .reloads()
+        .iter()
+        .filter(|(name, status)| !loaded.contains(&name.as_str()) && status.last_error.is_some())
+        .map(|(name, status)| json!({"name": name, "reloads": reloads(status)}))
+        .collect();
+    axum::Json(json!({ "plugins": plugins, "not_loaded": not_loaded }))
+}
+
+fn reloads(status: &polyplug::ReloadStatus) -> Value {
+    json!({
+        "succeeded": status.succeeded,
+        "failed": status.failed,
+        "last_error": status.last_error.as_ref().map(|failure| json!({
+            "kind": failure.kind,
+            "message": failure.message,
+            "at": humantime::format_rfc3339_millis(failure.at).to_string(),
+        })),
+    })
 }
 
 async fn readiness(State(app): State<App>) -> (StatusCode, &'static str) {

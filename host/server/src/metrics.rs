@@ -137,6 +137,25 @@ impl Collector for HostCollector {
             MetricType::Gauge,
             |p| p.instances_max as i64,
         )?;
+        gauge(
+            &mut encoder,
+            "polyplug_calls_draining",
+            "Calls still running on generations a reload replaced.",
+            MetricType::Gauge,
+            |p| p.calls_draining as i64,
+        )?;
+        let mut family = encoder.encode_descriptor(
+            "polyplug_reloads",
+            "New plugin versions staged, by result (`ok`: it serves; `failed`: refused, the previous version kept serving).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (plugin, status) in self.0.reloads() {
+            for (result, count) in [("ok", status.succeeded), ("failed", status.failed)] {
+                let labels = [("plugin", plugin.as_str()), ("result", result)];
+                ConstCounter::new(count).encode(family.encode_family(&labels)?)?;
+            }
+        }
         Ok(())
     }
 }

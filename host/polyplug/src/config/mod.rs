@@ -20,7 +20,7 @@ pub use hosts::{HostPattern, HostRule, PortRule, Scheme};
 
 use crate::contract::{JsonProblem, check_json};
 use crate::error::LoadError;
-use raw::{RawAllowedPath, RawFile, RawLimits, RawPlugin, RawServer, Scalar};
+use raw::{RawAllowedPath, RawFile, RawLimits, RawPlugin, RawServer, RawSmoke, Scalar};
 
 /// Prefix of environment variables that override config keys, with `__`
 /// between key segments: `POLYPLUG__PLUGINS__DISCOUNTS__TIMEOUT=500ms`.
@@ -50,6 +50,8 @@ pub struct ServerConfig {
     pub log_format: LogFormat,
     /// After a shutdown signal, how long in-flight requests may take.
     pub shutdown_grace: Duration,
+    /// Reload when the config file or a plugin's module changes on disk.
+    pub watch: bool,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +61,7 @@ impl Default for ServerConfig {
             body_limit: Limits::default().max_input,
             log_format: LogFormat::Plain,
             shutdown_grace: Duration::from_secs(30),
+            watch: false,
         }
     }
 }
@@ -72,7 +75,12 @@ pub enum LogFormat {
 }
 
 /// One plugin: its module, what it is granted, and its limits.
-#[derive(Debug, Clone)]
+///
+/// Two configs are equal when a plugin loaded from one would behave as
+/// loaded from the other, module bytes aside (a file source compares by
+/// path): a reload restages a plugin only when its config or its bytes
+/// changed.
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PluginConfig {
     pub wasm: WasmSource,
@@ -87,6 +95,35 @@ pub struct PluginConfig {
     pub limits: Limits,
     /// Values the plugin reads with Extism's `config_get`.
     pub config: BTreeMap<String, String>,
+    /// Calls a new version must answer before it serves.
+    pub smoke: Vec<SmokeCall>,
+}
+
+/// A call staging makes before a plugin's new version may serve: it must
+/// succeed and, when `expect` is given, answer a JSON value equal to it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SmokeCall {
+    pub function: String,
+    /// The input, as the JSON bytes the call gets.
+    pub input: Vec<u8>,
+    pub expect: Option<serde_json::Value>,
+}
+
+impl SmokeCall {
+    /// A call of `function` with `input` that must succeed, and answer
+    /// `expect` if that is given.
+    pub fn new(
+        function: impl Into<String>,
+        input: &serde_json::Value,
+        expect: Option<serde_json::Value>,
+    ) -> Self {
+        Self {
+            function: function.into(),
+            input: input.to_string().into_bytes(),
+            expect,
+        }
+    }
 }
 
 impl PluginConfig {
@@ -100,6 +137,7 @@ impl PluginConfig {
             allowed_paths: Vec::new(),
             limits: Limits::default(),
             config: BTreeMap::new(),
+            smoke: Vec::new(),
         }
     }
 }
@@ -111,6 +149,16 @@ pub enum WasmSource {
     File(PathBuf),
     /// Module bytes held in memory (binary `.wasm`, or WAT text).
     Bytes(Arc<[u8]>),
+}
+
+impl PartialEq for WasmSource {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::File(a), Self::File(b)) => a == b,
+            (Self::Bytes(a), Self::Bytes(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 impl std::fmt::Debug for WasmSource {
@@ -132,7 +180,7 @@ impl std::fmt::Display for WasmSource {
 }
 
 /// A host directory the plugin may see (WASI only).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AllowedPath {
     pub host: PathBuf,
@@ -374,6 +422,10 @@ impl Validator<'_> {
                 None => defaults.shutdown_grace,
                 Some(value) => self.duration("server.shutdown_grace", value)?,
             },
+            watch: match &raw.watch {
+                None => defaults.watch,
+                Some(value) => self.boolean("server.watch", value)?,
+            },
         })
     }
 
@@ -460,6 +512,12 @@ impl Validator<'_> {
                 Ok((k.clone(), text))
             })
             .collect::<Result<_, LoadError>>()?;
+        let smoke = raw
+            .smoke
+            .iter()
+            .enumerate()
+            .map(|(index, call)| self.smoke_call(&format!("{}[{index}]", key("smoke")), call))
+            .collect::<Result<_, _>>()?;
         Ok(PluginConfig {
             wasm: WasmSource::File(wasm),
             sha256,
@@ -468,7 +526,27 @@ impl Validator<'_> {
             allowed_paths,
             limits: self.limits(&format!("plugins.{name}"), &raw.limits(), defaults.clone())?,
             config,
+            smoke,
         })
+    }
+
+    fn smoke_call(&self, key: &str, raw: &RawSmoke) -> Result<SmokeCall, LoadError> {
+        if raw.function.is_empty() {
+            return Err(self.invalid(&format!("{key}.function"), "", "name a function"));
+        }
+        let input = raw.input.to_string();
+        if let Err(problem) = check_json(input.as_bytes()) {
+            return Err(self.invalid(
+                &format!("{key}.input"),
+                &input,
+                &format!("this input would break the contract: {problem}"),
+            ));
+        }
+        Ok(SmokeCall::new(
+            &raw.function,
+            &raw.input,
+            raw.expect.clone(),
+        ))
     }
 
     /// Config values are text, but guests read some as JSON, and guests

@@ -25,6 +25,7 @@ pub struct RawServer {
     pub body_limit: Option<Scalar>,
     pub log_format: Option<String>,
     pub shutdown_grace: Option<Scalar>,
+    pub watch: Option<Scalar>,
 }
 
 /// Limits can be set in `[defaults]` and per plugin.
@@ -56,6 +57,8 @@ pub struct RawPlugin {
     pub allowed_paths: Vec<RawAllowedPath>,
     #[serde(default)]
     pub config: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub smoke: Vec<RawSmoke>,
     // The same keys as `RawLimits`, spelled out because serde cannot combine
     // `flatten` with `deny_unknown_fields`.
     pub timeout: Option<Scalar>,
@@ -94,6 +97,16 @@ pub struct RawAllowedPath {
     pub guest: String,
     #[serde(default)]
     pub writable: Option<Scalar>,
+}
+
+/// `smoke = [{ function = "greet", input = {...}, expect = {...} }]`: a call
+/// a new version must answer before it serves.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSmoke {
+    pub function: String,
+    pub input: serde_json::Value,
+    pub expect: Option<serde_json::Value>,
 }
 
 /// A number, boolean or string as it came from the file or the environment
