@@ -11,3 +11,4 @@ mod reload;
 mod server;
 mod support;
 mod vectors;
+mod watch;

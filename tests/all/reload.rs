@@ -3,61 +3,13 @@
 //! included) before it serves, keeps the previous version when staging
 //! fails, and drains what it replaces or removes.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use polyplug::{CallError, Change, Host, LoadError, SmokeCall};
 
-use crate::support::{clock_plugin, host_with, module_with_error, module_with_output};
-
-/// A folder holding `polyplug.toml` and the modules it names.
-struct Project {
-    dir: tempfile::TempDir,
-}
-
-impl Project {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn config_file(&self) -> PathBuf {
-        self.dir.path().join("polyplug.toml")
-    }
-
-    fn write(&self, name: &str, text: &str) -> &Self {
-        std::fs::write(self.dir.path().join(name), text).unwrap();
-        self
-    }
-
-    /// A module file `<name>.wat` whose `answer` writes `text`.
-    fn module(&self, name: &str, text: &str) -> &Self {
-        self.write(
-            &format!("{name}.wat"),
-            &module_with_output("answer", text.as_bytes()),
-        )
-    }
-
-    /// The config, naming each plugin's module `<name>.wat`, with `extra`
-    /// lines added to the plugin's table.
-    fn config(&self, plugins: &[(&str, &str)]) -> &Self {
-        let text: String = plugins
-            .iter()
-            .map(|(name, extra)| format!("[plugins.{name}]\nwasm = \"{name}.wat\"\n{extra}\n"))
-            .collect();
-        self.write("polyplug.toml", &text)
-    }
-
-    fn host(&self) -> Host {
-        Host::from_config_file(self.config_file()).unwrap()
-    }
-}
-
-async fn answer(host: &Host, plugin: &str) -> String {
-    let output = host.call_json(plugin, "answer", "{}").await.unwrap();
-    String::from_utf8(output).unwrap()
-}
+use crate::support::{
+    Project, answer, clock_plugin, host_with, module_with_error, module_with_output,
+};
 
 fn reread(host: &Host) -> polyplug::Reload {
     host.reload().expect("the config reads")

@@ -35,7 +35,11 @@ async fn start(plugins: Vec<(&str, PluginConfig)>, server: ServerConfig) -> Runn
             .map(|(name, plugin)| (name.to_string(), plugin)),
     );
     config.server = server.clone();
-    let host = Arc::new(Host::new(config).expect("plugins load"));
+    serve(Host::new(config).expect("plugins load"), server).await
+}
+
+async fn serve(host: Host, server: ServerConfig) -> Running {
+    let host = Arc::new(host);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -280,4 +284,36 @@ async fn shutdown_finishes_calls_in_flight_and_refuses_new_ones() {
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "the listener is closed after shutdown"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_version_shows_in_the_listing_and_the_metrics() {
+    let host = crate::support::host_with("p", wat_plugin(&module_with_output("answer", b"1")));
+    let server = serve(host.clone(), ServerConfig::default()).await;
+    let refused = host.replace("p", wat_plugin("(module"));
+    assert!(refused.is_err());
+    host.replace("q", wat_plugin("not wasm")).unwrap_err();
+
+    let listing = http(server.addr, "GET", "/v1/plugins", b"").await.json();
+    let p = &listing["plugins"][0];
+    assert_eq!(p["name"], "p");
+    assert_eq!(p["reloads"]["failed"], 1);
+    assert_eq!(p["reloads"]["last_error"]["kind"], "invalid_module");
+    assert_eq!(p["calls_draining"], 0);
+    assert!(p["loaded_at"].as_str().unwrap().ends_with('Z'), "{p}");
+    assert_eq!(listing["not_loaded"][0]["name"], "q", "{listing}");
+
+    let metrics = http(server.addr, "GET", "/metrics", b"").await.text();
+    for line in [
+        r#"polyplug_reloads_total{plugin="p",result="failed"} 1"#,
+        r#"polyplug_reloads_total{plugin="p",result="ok"} 0"#,
+        r#"polyplug_reloads_total{plugin="q",result="failed"} 1"#,
+        r#"polyplug_calls_draining{plugin="p"} 0"#,
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no `{line}` in:\n{metrics}"
+        );
+    }
+    server.shutdown().await;
 }

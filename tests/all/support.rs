@@ -373,3 +373,53 @@ pub fn sleep_plugin(wait: std::time::Duration) -> PluginConfig {
     plugin.wasi = true;
     plugin
 }
+
+/// A folder holding `polyplug.toml` and the modules it names.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn config_file(&self) -> PathBuf {
+        self.dir.path().join("polyplug.toml")
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> &Self {
+        std::fs::write(self.dir.path().join(name), text).unwrap();
+        self
+    }
+
+    /// A module file `<name>.wat` whose `answer` writes `text`.
+    pub fn module(&self, name: &str, text: &str) -> &Self {
+        self.write(
+            &format!("{name}.wat"),
+            &module_with_output("answer", text.as_bytes()),
+        )
+    }
+
+    /// The config, naming each plugin's module `<name>.wat`, with `extra`
+    /// lines added to the plugin's table.
+    pub fn config(&self, plugins: &[(&str, &str)]) -> &Self {
+        let text: String = plugins
+            .iter()
+            .map(|(name, extra)| format!("[plugins.{name}]\nwasm = \"{name}.wat\"\n{extra}\n"))
+            .collect();
+        self.write("polyplug.toml", &text)
+    }
+
+    pub fn host(&self) -> Host {
+        Host::from_config_file(self.config_file()).unwrap()
+    }
+}
+
+/// What `plugin`'s `answer` writes, as text.
+pub async fn answer(host: &Host, plugin: &str) -> String {
+    let output = host.call_json(plugin, "answer", "{}").await.unwrap();
+    String::from_utf8(output).unwrap()
+}

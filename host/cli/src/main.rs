@@ -142,8 +142,15 @@ async fn serve(host: Host, config: &polyplug::ServerConfig) -> anyhow::Result<()
     } else {
         None
     };
+    // Installed before the server answers, so that a SIGHUP sent once it
+    // is ready never meets the default action (which ends the process).
     #[cfg(unix)]
-    tokio::spawn(reload_on_hangup(host.clone()));
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(hangups) => {
+            tokio::spawn(reload_on_hangup(host.clone(), hangups));
+        }
+        Err(error) => tracing::warn!(%error, "cannot handle SIGHUP; reloading on it is off"),
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on `{}`", config.listen))?;
@@ -161,15 +168,7 @@ async fn serve(host: Host, config: &polyplug::ServerConfig) -> anyhow::Result<()
 
 /// Reloads the config on every SIGHUP, one reload at a time.
 #[cfg(unix)]
-async fn reload_on_hangup(host: Host) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hangups = match signal(SignalKind::hangup()) {
-        Ok(hangups) => hangups,
-        Err(error) => {
-            tracing::warn!(%error, "cannot handle SIGHUP; reloading on it is off");
-            return;
-        }
-    };
+async fn reload_on_hangup(host: Host, mut hangups: tokio::signal::unix::Signal) {
     while hangups.recv().await.is_some() {
         tracing::info!("SIGHUP: reloading the config");
         let host = host.clone();
