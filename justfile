@@ -103,6 +103,8 @@ demo: build-guests
     cargo run --locked --quiet -p polyplug-examples --bin demo
     @echo "==> the library from a current-thread and a multi-threaded runtime (examples/runtimes.rs)"
     cargo run --locked --quiet -p polyplug-examples --bin runtimes
+    @echo "==> a plugin changed while it serves (examples/reload.rs)"
+    cargo run --locked --quiet -p polyplug-examples --bin reload
 
 # Serve examples/polyplug.toml over HTTP on 127.0.0.1:8080 (Ctrl-C stops it gracefully).
 serve: build-guests
