@@ -13,10 +13,9 @@ use crate::support::{Project, answer, module_with_output};
 fn watching(host: &Host) -> (Watch, Arc<Mutex<Vec<Result<Reload, LoadError>>>>) {
     let outcomes = Arc::new(Mutex::new(Vec::new()));
     let kept = outcomes.clone();
-    let watch = watch(host.clone(), move |outcome| {
-        kept.lock().unwrap().push(outcome)
-    })
-    .unwrap();
+    let reloading = host.clone();
+    let file = host.config_file().unwrap();
+    let watch = watch(&file, move || kept.lock().unwrap().push(reloading.reload())).unwrap();
     (watch, outcomes)
 }
 

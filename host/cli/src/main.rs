@@ -136,7 +136,9 @@ async fn serve(host: Host, config: &polyplug::ServerConfig) -> anyhow::Result<()
         );
     }
     let _watch = if config.watch {
-        let watch = polyplug_server::watch::watch(host.clone(), log_reload)?;
+        let file = host.config_file().context("no config file to watch")?;
+        let reloading = host.clone();
+        let watch = polyplug_server::watch::watch(&file, move || log_reload(reloading.reload()))?;
         tracing::info!("watching the config file and modules for changes");
         Some(watch)
     } else {

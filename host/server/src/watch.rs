@@ -9,6 +9,9 @@
 //! the old one would never see. Events reach a thread of the watcher's
 //! own, which runs the reload there ([`Host::reload`] blocks while it
 //! compiles), then watches whatever directories the new config names.
+//!
+//! What a change does is the caller's: `polyplug serve` reloads its host
+//! with the admin store's active versions laid over the file.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -17,7 +20,7 @@ use std::time::Duration;
 
 use notify_debouncer_full::notify::{self, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
-use polyplug::{Host, HostConfig, LoadError, Reload, WasmSource};
+use polyplug::{HostConfig, WasmSource};
 
 /// How long the files must stay quiet before a change counts.
 pub const SETTLE: Duration = Duration::from_millis(200);
@@ -34,8 +37,6 @@ type FileDebouncer = Debouncer<notify::RecommendedWatcher, RecommendedCache>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WatchError {
-    #[error("the host was not loaded from a config file, so there is nothing to watch")]
-    NoConfigFile,
     #[error("cannot watch `{}`: {source}", path.display())]
     Watch {
         path: PathBuf,
@@ -43,14 +44,10 @@ pub enum WatchError {
     },
 }
 
-/// Reloads `host` whenever its config file or a module it names changes,
-/// and hands each outcome to `reported` (on the watcher's thread).
-pub fn watch(
-    host: Host,
-    reported: impl Fn(Result<Reload, LoadError>) + Send + 'static,
-) -> Result<Watch, WatchError> {
-    let file = host.config_file().ok_or(WatchError::NoConfigFile)?;
-    let file = std::path::absolute(&file).unwrap_or(file);
+/// Calls `changed` (on the watcher's thread, where it may block) whenever
+/// the config `file`, a module it names or a module's `.minisig` changes.
+pub fn watch(file: &Path, mut changed: impl FnMut() + Send + 'static) -> Result<Watch, WatchError> {
+    let file = std::path::absolute(file).unwrap_or(file.to_path_buf());
     let (events, received) = mpsc::channel::<DebounceEventResult>();
     let mut debouncer =
         new_debouncer(SETTLE, None, events).map_err(|source| WatchError::Watch {
@@ -80,7 +77,7 @@ pub fn watch(
                 if !touched {
                     continue;
                 }
-                reported(host.reload());
+                changed();
                 // The config may name modules in new folders now.
                 let Some(debouncer) = weak.upgrade() else {
                     break;
