@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::config::units::format_size;
 use crate::contract::JsonProblem;
+use crate::signature::SignatureError;
 
 /// Why a config file or a plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +66,15 @@ pub enum LoadError {
         path: String,
         expected: String,
         actual: String,
+    },
+
+    /// The module's signature is missing, or does not admit it
+    /// (`signature.rs`).
+    #[error("plugin `{plugin}`: module `{path}`: {source}")]
+    Signature {
+        plugin: String,
+        path: String,
+        source: SignatureError,
     },
 
     #[error("plugin `{plugin}`: module `{path}` is not a valid wasm module: {reason}")]

@@ -7,24 +7,27 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use sha2::{Digest, Sha256};
-
 use crate::config::{PluginConfig, WasmSource};
 use crate::contract::check_json;
 use crate::error::{CallError, LoadError};
 use crate::failure::{self, Instance as Kept};
 use crate::lane;
 use crate::metrics::PluginStats;
-use crate::module::{self, hex};
+use crate::module;
 use crate::pool::{Lease, Pool};
 use crate::runtime::state::Grants;
 use crate::runtime::{Compiled, Instance, Setup};
+use crate::signature;
 
 pub(crate) struct Generation {
     pub name: String,
     pub config: PluginConfig,
     /// sha256 of the module, lowercase hex.
     pub sha256: String,
+    /// The version its signature names, when it was signed.
+    pub version: Option<semver::Version>,
+    /// The id of the key that signed it, when it was signed.
+    pub signed_by: Option<String>,
     /// Exports callable with the Extism calling convention.
     pub functions: BTreeSet<String>,
     /// The source language the module's `producers` section names.
@@ -64,7 +67,7 @@ impl Generation {
             path: label.clone(),
             reason: err.to_string(),
         })?;
-        let sha256 = hex(&Sha256::digest(&binary));
+        let sha256 = module::sha256(&binary);
         if let Some(expected) = &config.sha256
             && *expected != sha256
         {
@@ -75,6 +78,13 @@ impl Generation {
                 actual: sha256,
             });
         }
+        let signed = signature::check(name, &config, &bytes, &sha256).map_err(|source| {
+            LoadError::Signature {
+                plugin: name.to_string(),
+                path: label.clone(),
+                source,
+            }
+        })?;
         let invalid = |reason: String| LoadError::InvalidModule {
             plugin: name.to_string(),
             path: label.clone(),
@@ -130,6 +140,8 @@ impl Generation {
             loaded_at: SystemTime::now(),
             config,
             sha256,
+            version: signed.as_ref().map(|signed| signed.version.clone()),
+            signed_by: signed.map(|signed| signed.key_id),
             functions: facts.functions,
             language: facts.language,
             compiled,

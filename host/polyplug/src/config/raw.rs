@@ -15,6 +15,18 @@ pub struct RawFile {
     pub plugins: BTreeMap<String, RawPlugin>,
     #[serde(default)]
     pub server: RawServer,
+    #[serde(default)]
+    pub signatures: RawSignatures,
+}
+
+/// `[signatures]`: the keys every plugin trusts, and whether every plugin
+/// must be signed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSignatures {
+    #[serde(default)]
+    pub trusted_keys: Vec<String>,
+    pub required: Option<Scalar>,
 }
 
 /// `[server]`: how `polyplug serve` listens and logs.
@@ -56,6 +68,9 @@ pub struct RawPlugin {
     pub allowed_paths: Vec<RawAllowedPath>,
     #[serde(default)]
     pub config: BTreeMap<String, serde_json::Value>,
+    /// Keys this plugin trusts besides `[signatures] trusted_keys`.
+    #[serde(default)]
+    pub trusted_keys: Vec<String>,
     // The same keys as `RawLimits`, spelled out because serde cannot combine
     // `flatten` with `deny_unknown_fields`.
     pub timeout: Option<Scalar>,
