@@ -8,5 +8,6 @@ mod hostile;
 mod js;
 mod limits;
 mod server;
+mod signatures;
 mod support;
 mod vectors;
