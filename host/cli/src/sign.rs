@@ -116,8 +116,14 @@ pub fn sign(request: &Request<'_>) -> anyhow::Result<()> {
     .context("cannot sign")?
     .to_string();
     let key = TrustedKey::parse(&public.to_base64()).context("the public key does not parse")?;
-    signature::verify(request.plugin, &bytes, &sha256, &text, &[key.clone()])
-        .context("the new signature does not verify")?;
+    signature::verify(
+        request.plugin,
+        &bytes,
+        &sha256,
+        &text,
+        std::slice::from_ref(&key),
+    )
+    .context("the new signature does not verify")?;
     let output = request
         .output
         .map(Path::to_path_buf)

@@ -69,12 +69,13 @@ pub enum LoadError {
     },
 
     /// The module's signature is missing, or does not admit it
-    /// (`signature.rs`).
+    /// (`signature.rs`). Boxed: a `SignatureError` can carry two versions,
+    /// and every load result would otherwise grow by them.
     #[error("plugin `{plugin}`: module `{path}`: {source}")]
     Signature {
         plugin: String,
         path: String,
-        source: SignatureError,
+        source: Box<SignatureError>,
     },
 
     #[error("plugin `{plugin}`: module `{path}` is not a valid wasm module: {reason}")]

@@ -82,7 +82,7 @@ impl Generation {
             LoadError::Signature {
                 plugin: name.to_string(),
                 path: label.clone(),
-                source,
+                source: Box::new(source),
             }
         })?;
         let invalid = |reason: String| LoadError::InvalidModule {
