@@ -9,6 +9,7 @@ mod js;
 mod limits;
 mod reload;
 mod server;
+mod signatures;
 mod support;
 mod vectors;
 mod watch;

@@ -9,8 +9,11 @@ use polyplug_server::watch::{Watch, watch};
 
 use crate::support::{Project, answer, module_with_output};
 
+/// Every reload a watch made, in order.
+type Outcomes = Arc<Mutex<Vec<Result<Reload, LoadError>>>>;
+
 /// Watches `host`, keeping every reload outcome.
-fn watching(host: &Host) -> (Watch, Arc<Mutex<Vec<Result<Reload, LoadError>>>>) {
+fn watching(host: &Host) -> (Watch, Outcomes) {
     let outcomes = Arc::new(Mutex::new(Vec::new()));
     let kept = outcomes.clone();
     let reloading = host.clone();

@@ -1,11 +1,14 @@
 //! The `polyplug` command: a thin CLI over the library.
 
+mod sign;
+
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use polyplug::signature::Version;
 use polyplug::{CallError, Host, HostConfig, LogFormat};
 
 #[derive(Parser)]
@@ -50,16 +53,82 @@ enum Command {
         #[arg(long)]
         watch: bool,
     },
+    /// Make a key pair for signing plugins: `<name>.key` and `<name>.pub`.
+    ///
+    /// The secret key is NOT encrypted: anyone who can read `<name>.key` can
+    /// sign plugins your config trusts. It is created readable by you only
+    /// (mode 0600); keep it out of version control. An existing key file is
+    /// never replaced unless `--force`.
+    Keygen {
+        /// Folder to write the two files into.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Base name of the two files.
+        #[arg(long, default_value = "polyplug")]
+        name: String,
+        /// Overwrite existing key files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Sign a module for a plugin name and version: writes
+    /// `<module>.minisig`, where loading looks for it.
+    ///
+    /// The signature's trusted comment reads `polyplug plugin=<name>
+    /// version=<semver> sha256=<hex>`: the module loads only as that plugin
+    /// and only with that sha256, and shows that version.
+    Sign {
+        /// The module file (`.wasm`, or WAT text).
+        module: PathBuf,
+        /// The secret key, as `polyplug keygen` writes it (unencrypted).
+        #[arg(long)]
+        key: PathBuf,
+        /// The plugin name the module is signed for.
+        #[arg(long, value_parser = sign::plugin_name)]
+        plugin: String,
+        /// The module's version (semver, like `1.4.0`).
+        #[arg(long)]
+        version: Version,
+        /// Where to write the signature (default `<module>.minisig`).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
 }
 
-/// Exit codes: 1 the call failed, 2 usage (clap), 3 the config or a plugin
-/// could not be loaded.
+/// Exit codes: 1 the command failed (a call, serving, `keygen` or `sign`),
+/// 2 usage (clap), 3 the config or a plugin could not be loaded.
 const CALL_FAILED: u8 = 1;
 const LOAD_FAILED: u8 = 3;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Keys and signatures are made before any config exists.
+    let done = match &cli.command {
+        Command::Keygen { dir, name, force } => Some(sign::keygen(dir, name, *force)),
+        Command::Sign {
+            module,
+            key,
+            plugin,
+            version,
+            output,
+        } => Some(sign::sign(&sign::Request {
+            module,
+            key,
+            plugin,
+            version,
+            output: output.as_deref(),
+        })),
+        _ => None,
+    };
+    if let Some(done) = done {
+        return match done {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::from(CALL_FAILED)
+            }
+        };
+    }
     let config = match HostConfig::from_file(&cli.config) {
         Ok(config) => config,
         Err(err) => {
@@ -109,6 +178,7 @@ async fn main() -> ExitCode {
             print_plugins(&host);
             ExitCode::SUCCESS
         }
+        Command::Keygen { .. } | Command::Sign { .. } => unreachable!("run before loading"),
         Command::Serve { listen, watch } => {
             let mut config = server;
             if let Some(listen) = listen {
@@ -243,19 +313,21 @@ fn report(err: &CallError) {
 fn print_plugins(host: &Host) {
     use polyplug::format_size;
     println!(
-        "{:<20} {:<8} {:>8} {:>8} {:>10} {:>8}  functions",
-        "plugin", "wasi", "timeout", "memory", "fuel", "sha256"
+        "{:<20} {:<8} {:>8} {:>8} {:>10} {:>8} {:>10}  functions",
+        "plugin", "wasi", "timeout", "memory", "fuel", "sha256", "version"
     );
     for plugin in host.plugins() {
         let limits = &plugin.limits;
+        let version = plugin.version.as_ref().map(Version::to_string);
         println!(
-            "{:<20} {:<8} {:>8} {:>8} {:>10} {:>8}  {}",
+            "{:<20} {:<8} {:>8} {:>8} {:>10} {:>8} {:>10}  {}",
             plugin.name,
             if plugin.wasi { "yes" } else { "no" },
             humantime::format_duration(limits.timeout).to_string(),
             format_size(limits.memory),
             limits.fuel,
             &plugin.sha256[..8],
+            version.as_deref().unwrap_or("-"),
             plugin.functions.join(", ")
         );
     }

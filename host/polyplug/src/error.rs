@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::config::units::format_size;
 use crate::contract::JsonProblem;
+use crate::signature::SignatureError;
 
 /// Why a config file or a plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +68,16 @@ pub enum LoadError {
         actual: String,
     },
 
+    /// The module's signature is missing, or does not admit it
+    /// (`signature.rs`). Boxed: a `SignatureError` can carry two versions,
+    /// and every load result would otherwise grow by them.
+    #[error("plugin `{plugin}`: module `{path}`: {source}")]
+    Signature {
+        plugin: String,
+        path: String,
+        source: Box<SignatureError>,
+    },
+
     #[error("plugin `{plugin}`: module `{path}` is not a valid wasm module: {reason}")]
     InvalidModule {
         plugin: String,
@@ -112,7 +123,10 @@ pub enum LoadError {
 }
 
 impl LoadError {
-    /// A short stable name for the variant, for logs, metrics and APIs.
+    /// A short stable name for the variant, for logs, metrics and APIs (a
+    /// signature failure is named by its [`SignatureError::kind`]).
+    ///
+    /// [`SignatureError::kind`]: crate::SignatureError::kind
     pub fn kind(&self) -> &'static str {
         match self {
             Self::ConfigRead { .. } => "config_read",
@@ -125,6 +139,7 @@ impl LoadError {
             Self::HashMismatch { .. } => "hash_mismatch",
             Self::InvalidModule { .. } => "invalid_module",
             Self::Instantiate { .. } => "instantiate",
+            Self::Signature { source, .. } => source.kind(),
             Self::SmokeFailed { .. } => "smoke_failed",
             Self::SmokeMismatch { .. } => "smoke_mismatch",
             Self::NoConfigFile => "no_config_file",

@@ -7,27 +7,30 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use sha2::{Digest, Sha256};
-
 use crate::config::{PluginConfig, WasmSource};
 use crate::contract::check_json;
 use crate::error::{CallError, LoadError};
 use crate::failure::{self, Instance as Kept};
 use crate::lane;
 use crate::metrics::PluginStats;
-use crate::module::{self, hex};
+use crate::module;
 use crate::pool::{Lease, Pool};
 use crate::runtime::state::Grants;
 use crate::runtime::{Compiled, Instance, Setup};
+use crate::signature;
 
 pub(crate) struct Generation {
     pub name: String,
     pub config: PluginConfig,
     /// sha256 of the module, lowercase hex.
     pub sha256: String,
-    /// sha256 of the bytes as read (the same as `sha256` unless they were
-    /// WAT text): what a reload compares to see whether they changed.
+    /// The bytes as read and the signature beside them, hashed: what a
+    /// reload compares to see whether either changed.
     source_sha256: String,
+    /// The version its signature names, when it was signed.
+    pub version: Option<semver::Version>,
+    /// The id of the key that signed it, when it was signed.
+    pub signed_by: Option<String>,
     /// Exports callable with the Extism calling convention.
     pub functions: BTreeSet<String>,
     /// The source language the module's `producers` section names.
@@ -62,13 +65,13 @@ impl Generation {
         let started = Instant::now();
         let label = config.wasm.to_string();
         let bytes = read_module(name, &config)?;
-        let source_sha256 = hex(&Sha256::digest(&bytes));
+        let source_sha256 = fingerprint(&bytes, &config);
         let binary = wat::parse_bytes(&bytes).map_err(|err| LoadError::InvalidModule {
             plugin: name.to_string(),
             path: label.clone(),
             reason: err.to_string(),
         })?;
-        let sha256 = hex(&Sha256::digest(&binary));
+        let sha256 = module::sha256(&binary);
         if let Some(expected) = &config.sha256
             && *expected != sha256
         {
@@ -79,6 +82,13 @@ impl Generation {
                 actual: sha256,
             });
         }
+        let signed = signature::check(name, &config, &bytes, &sha256).map_err(|source| {
+            LoadError::Signature {
+                plugin: name.to_string(),
+                path: label.clone(),
+                source: Box::new(source),
+            }
+        })?;
         let invalid = |reason: String| LoadError::InvalidModule {
             plugin: name.to_string(),
             path: label.clone(),
@@ -135,6 +145,8 @@ impl Generation {
             config,
             sha256,
             source_sha256,
+            version: signed.as_ref().map(|signed| signed.version.clone()),
+            signed_by: signed.map(|signed| signed.key_id),
             functions: facts.functions,
             language: facts.language,
             compiled,
@@ -189,7 +201,7 @@ impl Generation {
     pub fn is_loaded_from(&self, config: &PluginConfig) -> bool {
         self.config == *config
             && read_module(&self.name, config)
-                .is_ok_and(|bytes| hex(&Sha256::digest(&bytes)) == self.source_sha256)
+                .is_ok_and(|bytes| fingerprint(&bytes, config) == self.source_sha256)
     }
 
     /// Calls `function` with `input`: waits for a place in the pool, runs
@@ -330,6 +342,14 @@ fn start_up(compiled: &Compiled) -> wasmtime::Result<Instance> {
         .enable_time()
         .build()?;
     runtime.block_on(compiled.instantiate())
+}
+
+/// sha256 of the module bytes as read, then of the signature that loading
+/// would check (given, or the `.minisig` beside the file), if any.
+fn fingerprint(bytes: &[u8], config: &PluginConfig) -> String {
+    let signature = signature::find(config).ok().flatten();
+    let signature = signature.map(|text| module::sha256(text.as_bytes()));
+    format!("{}{}", module::sha256(bytes), signature.unwrap_or_default())
 }
 
 fn read_module(name: &str, config: &PluginConfig) -> Result<Vec<u8>, LoadError> {

@@ -62,6 +62,12 @@ pub struct PluginInfo {
     pub limits: Limits,
     /// sha256 of the module, lowercase hex.
     pub sha256: String,
+    /// The version its signature names; `None` for a module loaded
+    /// unsigned.
+    pub version: Option<semver::Version>,
+    /// The id of the key that signed the module (16 uppercase hex digits,
+    /// as minisign prints it); `None` for a module loaded unsigned.
+    pub signed_by: Option<String>,
     pub wasi: bool,
     /// How long loading took (reading, checking, compiling, first instance,
     /// smoke calls).
@@ -443,6 +449,8 @@ impl Host {
             language: plugin.language.clone(),
             limits: plugin.config.limits.clone(),
             sha256: plugin.sha256.clone(),
+            version: plugin.version.clone(),
+            signed_by: plugin.signed_by.clone(),
             wasi: plugin.config.wasi,
             load_time: plugin.load_time,
             loaded_at: plugin.loaded_at,

@@ -18,6 +18,10 @@
 //!   variant to match on.
 //! - [`JsonProblem`]: why input or output broke the JSON contract of
 //!   `docs/contract.md`.
+//! - [`signature`]: signed plugins. A plugin that trusts public keys
+//!   ([`TrustedKey`]) loads only a module whose minisign signature names
+//!   it, its version and its sha256 ([`signature::verify`]); a refusal is a
+//!   [`SignatureError`] inside [`LoadError::Signature`].
 //! - [`Host::metrics`]: a snapshot of every plugin's counters
 //!   ([`PluginMetrics`]). The HTTP API of `polyplug serve` lives in the `polyplug-server`
 //!   crate and the command in `polyplug-cli`, so an embedder's dependency
@@ -45,6 +49,7 @@ mod metrics;
 mod module;
 mod pool;
 mod runtime;
+pub mod signature;
 
 pub use config::units::format_size;
 pub use config::{
@@ -57,6 +62,7 @@ pub use host::{Change, Host, PluginInfo, Reload, ReloadFailure, ReloadStatus};
 pub use metrics::{FunctionMetrics, LATENCY_BUCKETS, PluginMetrics, Totals};
 pub use runtime::engine::CACHE_CONFIG_ENV;
 pub use runtime::log::GUEST_LOG;
+pub use signature::{SignatureError, Signed, TrustedKey};
 
 /// The parsers the fuzz targets drive (`fuzz/`), behind the `fuzzing`
 /// feature: not part of the API.

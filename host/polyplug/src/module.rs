@@ -165,6 +165,13 @@ fn producers_language(producers: wasmparser::ProducersSectionReader<'_>) -> Opti
         .map(|value| value.name.to_string())
 }
 
+/// The sha256 of a binary module, lowercase hex: what a config pins and a
+/// signature names.
+pub(crate) fn sha256(binary: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex(&Sha256::digest(binary))
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -20,7 +20,11 @@ pub use hosts::{HostPattern, HostRule, PortRule, Scheme};
 
 use crate::contract::{JsonProblem, check_json};
 use crate::error::LoadError;
-use raw::{RawAllowedPath, RawFile, RawLimits, RawPlugin, RawServer, RawSmoke, Scalar};
+
+use crate::signature::TrustedKey;
+use raw::{
+    RawAllowedPath, RawFile, RawLimits, RawPlugin, RawServer, RawSignatures, RawSmoke, Scalar,
+};
 
 /// Prefix of environment variables that override config keys, with `__`
 /// between key segments: `POLYPLUG__PLUGINS__DISCOUNTS__TIMEOUT=500ms`.
@@ -97,6 +101,18 @@ pub struct PluginConfig {
     pub config: BTreeMap<String, String>,
     /// Calls a new version must answer before it serves.
     pub smoke: Vec<SmokeCall>,
+    /// The public keys whose signatures this plugin accepts (`signature.rs`):
+    /// those of `[signatures]` and its own, several during a key rotation.
+    pub trusted_keys: Vec<TrustedKey>,
+    /// Whether the module must come with a signature by one of
+    /// `trusted_keys` to load. Even when it need not, a signature that
+    /// comes with it is checked when the plugin trusts any key.
+    pub signature_required: bool,
+    /// The module's signature (minisign signature text) when it comes with
+    /// the module rather than from a file: for a module given as bytes,
+    /// such as an upload. When `None`, the signature of a module file is
+    /// `<module file>.minisig` beside it, if that exists.
+    pub signature: Option<Arc<str>>,
 }
 
 /// A call staging makes before a plugin's new version may serve: it must
@@ -138,6 +154,9 @@ impl PluginConfig {
             limits: Limits::default(),
             config: BTreeMap::new(),
             smoke: Vec::new(),
+            trusted_keys: Vec::new(),
+            signature_required: false,
+            signature: None,
         }
     }
 }
@@ -360,6 +379,13 @@ fn file_format(file: &Path) -> Result<config::FileFormat, LoadError> {
     }
 }
 
+/// `[signatures]`, checked: what every plugin trusts, and whether every
+/// plugin must be signed.
+struct Signatures {
+    trusted_keys: Vec<TrustedKey>,
+    required: bool,
+}
+
 /// Turns the raw file into checked config, naming the file, key and value
 /// of the first problem.
 struct Validator<'a> {
@@ -375,11 +401,12 @@ impl Validator<'_> {
             });
         }
         let defaults = self.limits("defaults", &raw.defaults, Limits::default())?;
+        let signatures = self.signatures(&raw.signatures)?;
         let plugins: BTreeMap<_, _> = raw
             .plugins
             .into_iter()
             .map(|(name, plugin)| {
-                let config = self.plugin(&name, plugin, &defaults)?;
+                let config = self.plugin(&name, plugin, &defaults, &signatures)?;
                 Ok((name, config))
             })
             .collect::<Result<_, LoadError>>()?;
@@ -429,11 +456,71 @@ impl Validator<'_> {
         })
     }
 
+    fn signatures(&self, raw: &RawSignatures) -> Result<Signatures, LoadError> {
+        Ok(Signatures {
+            trusted_keys: self.trusted_keys("signatures.trusted_keys", &raw.trusted_keys)?,
+            required: match &raw.required {
+                None => false,
+                Some(value) => self.boolean("signatures.required", value)?,
+            },
+        })
+    }
+
+    /// Each entry is a public key (its base64 line, or a `.pub` file's
+    /// text) or else the path of a `.pub` file, relative to the config.
+    fn trusted_keys(&self, key: &str, entries: &[String]) -> Result<Vec<TrustedKey>, LoadError> {
+        let mut keys = Vec::new();
+        for (index, entry) in entries.iter().enumerate() {
+            let key = format!("{key}[{index}]");
+            let parsed = match TrustedKey::parse(entry) {
+                Ok(parsed) => parsed,
+                Err(not_a_key) => self.key_file(&key, entry, not_a_key)?,
+            };
+            if !keys.contains(&parsed) {
+                keys.push(parsed);
+            }
+        }
+        Ok(keys)
+    }
+
+    fn key_file(
+        &self,
+        key: &str,
+        entry: &str,
+        not_a_key: crate::signature::InvalidKey,
+    ) -> Result<TrustedKey, LoadError> {
+        let path = self.base.join(entry.trim());
+        if !path.is_file() {
+            // Key lines start `RW` (base64 of `Ed`); a path ending `.pub` is
+            // a path.
+            let reason = if entry.trim().starts_with("RW") && !entry.trim().ends_with(".pub") {
+                format!("{not_a_key}")
+            } else {
+                format!(
+                    "neither a minisign public key (`RW...`) nor a `.pub` file: no such file `{}` \
+                     (paths are relative to the config file)",
+                    path.display()
+                )
+            };
+            return Err(self.invalid(key, entry, &reason));
+        }
+        let text = std::fs::read_to_string(&path).map_err(|err| {
+            self.invalid(
+                key,
+                entry,
+                &format!("cannot read `{}`: {err}", path.display()),
+            )
+        })?;
+        TrustedKey::parse(&text)
+            .map_err(|err| self.invalid(key, entry, &format!("`{}`: {err}", path.display())))
+    }
+
     fn plugin(
         &self,
         name: &str,
         raw: RawPlugin,
         defaults: &Limits,
+        signatures: &Signatures,
     ) -> Result<PluginConfig, LoadError> {
         let key = |field: &str| format!("plugins.{name}.{field}");
         if !valid_plugin_name(name) {
@@ -518,6 +605,25 @@ impl Validator<'_> {
             .enumerate()
             .map(|(index, call)| self.smoke_call(&format!("{}[{index}]", key("smoke")), call))
             .collect::<Result<_, _>>()?;
+        let own_keys = self.trusted_keys(&key("trusted_keys"), &raw.trusted_keys)?;
+        let signature_required = signatures.required || !own_keys.is_empty();
+        let mut trusted_keys = signatures.trusted_keys.clone();
+        for own in own_keys {
+            if !trusted_keys.contains(&own) {
+                trusted_keys.push(own);
+            }
+        }
+        if signature_required && trusted_keys.is_empty() {
+            return Err(self.invalid(
+                "signatures.required",
+                "true",
+                &format!(
+                    "plugin `{name}` trusts no key, so it could never load: list public keys in \
+                     `signatures.trusted_keys` or `{}`",
+                    key("trusted_keys")
+                ),
+            ));
+        }
         Ok(PluginConfig {
             wasm: WasmSource::File(wasm),
             sha256,
@@ -527,6 +633,9 @@ impl Validator<'_> {
             limits: self.limits(&format!("plugins.{name}"), &raw.limits(), defaults.clone())?,
             config,
             smoke,
+            trusted_keys,
+            signature_required,
+            signature: None,
         })
     }
 
@@ -694,7 +803,9 @@ impl Validator<'_> {
     }
 }
 
-fn valid_plugin_name(name: &str) -> bool {
+/// Whether `name` may name a plugin: lowercase letters, digits, `_` and
+/// `-`, starting with a letter or digit.
+pub fn valid_plugin_name(name: &str) -> bool {
     name.chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphanumeric())

@@ -15,6 +15,18 @@ pub struct RawFile {
     pub plugins: BTreeMap<String, RawPlugin>,
     #[serde(default)]
     pub server: RawServer,
+    #[serde(default)]
+    pub signatures: RawSignatures,
+}
+
+/// `[signatures]`: the keys every plugin trusts, and whether every plugin
+/// must be signed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSignatures {
+    #[serde(default)]
+    pub trusted_keys: Vec<String>,
+    pub required: Option<Scalar>,
 }
 
 /// `[server]`: how `polyplug serve` listens and logs.
@@ -59,6 +71,9 @@ pub struct RawPlugin {
     pub config: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pub smoke: Vec<RawSmoke>,
+    /// Keys this plugin trusts besides `[signatures] trusted_keys`.
+    #[serde(default)]
+    pub trusted_keys: Vec<String>,
     // The same keys as `RawLimits`, spelled out because serde cannot combine
     // `flatten` with `deny_unknown_fields`.
     pub timeout: Option<Scalar>,
