@@ -10,6 +10,8 @@
 //!
 //! A failed call answers with the status [`status_of`] picks and a body
 //! `{"error": {"kind", "code"?, "message", "plugin", "function"}}`.
+//!
+//! [`admin`] holds what the admin API stands on: the version store.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -24,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
+pub mod admin;
 mod metrics;
 
 use polyplug::ServerConfig;
