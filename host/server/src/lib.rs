@@ -11,7 +11,8 @@
 //! A failed call answers with the status [`status_of`] picks and a body
 //! `{"error": {"kind", "code"?, "message", "plugin", "function"}}`.
 //!
-//! [`admin`] holds what the admin API stands on: the version store.
+//! [`admin`] holds what the admin API stands on: the version store and the
+//! bearer tokens.
 
 use std::future::Future;
 use std::sync::Arc;
