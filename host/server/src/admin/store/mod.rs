@@ -28,7 +28,7 @@
 //!
 //! **Crash safety.** Every file is written whole to a temporary file in its
 //! folder, synced, and renamed over its name, and the folder is synced
-//! ([`atomic::write`]). [`Store::put`] writes the module, then its
+//! (`store/atomic.rs`). [`Store::put`] writes the module, then its
 //! signature, then the record, so a record never names a module that is
 //! not all there. Killed at any point, the store reads back as it was
 //! before the operation or after it; what a crash can leave is a temporary
@@ -37,7 +37,9 @@
 //!
 //! **The store records; the host runs.** To change what runs, the caller
 //! first loads the version into the host (`Host::replace` with
-//! [`Store::module_path`] and the sha256 pinned), and only if that worked
+//! [`Store::module_path`] and the sha256 pinned; the host hashes a module
+//! uploaded as WAT text after compiling it, so pin only binary modules),
+//! and only if that worked
 //! records it with [`Store::activate`] or [`Store::rollback`], which
 //! rewrite one small record and never read a module. At start-up,
 //! [`Store::active`] says which version of each plugin to load. The store
@@ -213,16 +215,13 @@ impl Store {
 
     /// Where the module with this sha256 is (or would be) stored.
     pub fn module_path(&self, sha256: &Sha256) -> PathBuf {
-        self.inner.dir.join(MODULES).join(format!("{sha256}.wasm"))
+        self.folder(MODULES).join(format!("{sha256}.wasm"))
     }
 
     /// Where the signature of the module with this sha256 is (or would be)
     /// stored.
     pub fn signature_path(&self, sha256: &Sha256) -> PathBuf {
-        self.inner
-            .dir
-            .join(MODULES)
-            .join(format!("{sha256}.minisig"))
+        self.folder(MODULES).join(format!("{sha256}.minisig"))
     }
 
     /// The signature stored with the module, if one came with an upload.
