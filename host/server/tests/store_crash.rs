@@ -94,13 +94,14 @@ fn run_child_and_kill(dir: &Path, seed: u64, delay: Duration, context: &str) {
             let _ = ready.send(());
         }
     });
-    if opened.recv_timeout(READY_TIMEOUT).is_ok() {
+    let ready = opened.recv_timeout(READY_TIMEOUT).is_ok();
+    if ready {
         std::thread::sleep(delay);
     }
     // SIGKILL on unix; an error means it had exited already.
     let _ = child.kill();
     let status = child.wait().unwrap();
-    if status.signal() != Some(SIGKILL) {
+    if !ready || status.signal() != Some(SIGKILL) {
         let mut stderr = String::new();
         child
             .stderr
@@ -109,7 +110,7 @@ fn run_child_and_kill(dir: &Path, seed: u64, delay: Duration, context: &str) {
             .read_to_string(&mut stderr)
             .unwrap();
         panic!(
-            "{context}: the child ended by itself ({status}) instead of being killed:\n{stderr}"
+            "{context}: the child did not write until killed (ready: {ready}, {status}):\n{stderr}"
         );
     }
 }
@@ -121,9 +122,9 @@ fn check_store(dir: &Path, seen: &mut BTreeMap<String, Vec<Entry>>, context: &st
         !has_temporary_files(dir),
         "{context}: open left temporary files"
     );
-    for plugin in record_names(dir) {
+    for plugin in PLUGINS {
         let record = store
-            .record(&plugin)
+            .record(plugin)
             .unwrap_or_else(|err| panic!("{context}: the record of `{plugin}`: {err}"));
         let named = record
             .versions
@@ -136,7 +137,7 @@ fn check_store(dir: &Path, seen: &mut BTreeMap<String, Vec<Entry>>, context: &st
         }
         // A put only appends a version: a crash may lose the one being
         // added, never one a finished put recorded.
-        let before = seen.entry(plugin.clone()).or_default();
+        let before = seen.entry(plugin.to_string()).or_default();
         assert!(
             record.versions.starts_with(before),
             "{context}: `{plugin}` lost versions: had {before:?}, now {:?}",
@@ -164,13 +165,6 @@ fn check_module(path: &Path, sha256: &Sha256, context: &str) {
         "{context}: module `{}` does not hash to its name",
         path.display()
     );
-}
-
-fn record_names(dir: &Path) -> Vec<String> {
-    files(&dir.join("plugins"))
-        .into_iter()
-        .filter_map(|name| name.strip_suffix(".json").map(str::to_string))
-        .collect()
 }
 
 fn has_temporary_files(dir: &Path) -> bool {
