@@ -10,6 +10,9 @@
 //!
 //! A failed call answers with the status [`status_of`] picks and a body
 //! `{"error": {"kind", "code"?, "message", "plugin", "function"}}`.
+//!
+//! [`admin`] holds what the admin API stands on: the version store and the
+//! bearer tokens.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -24,6 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
+pub mod admin;
 mod metrics;
 pub mod watch;
 
