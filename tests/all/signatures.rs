@@ -396,3 +396,75 @@ fn a_trusted_key_that_is_neither_key_nor_file_names_its_config_key() {
         "{err}"
     );
 }
+
+/// A host serving `p`, signed at `version`.
+fn serving(signer: &Signer, version: &str) -> Host {
+    let signature = signer.sign("p", version, module().as_bytes());
+    Host::new(HostConfig::new([(
+        "p".to_string(),
+        uploaded(Some(signature), &[signer]),
+    )]))
+    .unwrap()
+}
+
+fn version_of(host: &Host) -> Option<Version> {
+    host.plugins().next().unwrap().version
+}
+
+#[test]
+fn replacing_with_a_lower_signed_version_is_refused_as_a_downgrade() {
+    let signer = Signer::new();
+    let host = serving(&signer, "1.2.0");
+    let older = signer.sign("p", "1.1.9", module().as_bytes());
+
+    let err = host.replace("p", uploaded(Some(older), &[&signer]));
+
+    match err {
+        Err(LoadError::Signature { source, .. }) => assert!(
+            matches!(&*source, SignatureError::Downgrade { live, offered }
+                if *live == Version::new(1, 2, 0) && *offered == Version::new(1, 1, 9)),
+            "{source}"
+        ),
+        other => panic!("expected a downgrade refusal, got {other:?}"),
+    }
+    assert_eq!(version_of(&host), Some(Version::new(1, 2, 0)));
+}
+
+#[test]
+fn a_rollback_may_go_to_a_lower_version_and_the_same_or_higher_needs_none() {
+    let signer = Signer::new();
+    let host = serving(&signer, "1.2.0");
+    let sign = |version| Some(signer.sign("p", version, module().as_bytes()));
+
+    host.replace("p", uploaded(sign("1.2.0"), &[&signer]))
+        .unwrap();
+    host.replace("p", uploaded(sign("1.3.0"), &[&signer]))
+        .unwrap();
+    host.replace_allowing_downgrade("p", uploaded(sign("1.0.0"), &[&signer]))
+        .unwrap();
+
+    assert_eq!(version_of(&host), Some(Version::new(1, 0, 0)));
+}
+
+#[test]
+fn a_reload_naming_a_lower_signed_version_keeps_the_live_one() {
+    let folder = Folder::new("downgrade-reload");
+    let signer = Signer::new();
+    let sign = |version: &str| {
+        folder.write(
+            "p.wat.minisig",
+            signer.sign("p", version, module().as_bytes()).as_bytes(),
+        )
+    };
+    let toml = requiring("p", &[&signer.key()]);
+    folder.write("polyplug.toml", toml.as_bytes());
+    sign("2.0.0");
+    let host = Host::from_config_file(folder.path("polyplug.toml")).unwrap();
+
+    sign("1.0.0");
+    let reload = host.reload().unwrap();
+
+    let (_, err) = reload.errors().next().expect("refused");
+    assert_eq!(err.kind(), "downgrade", "{err}");
+    assert_eq!(version_of(&host), Some(Version::new(2, 0, 0)));
+}

@@ -20,6 +20,7 @@ use crate::config::{HostConfig, Limits, PluginConfig};
 use crate::error::{CallError, LoadError};
 use crate::generation::Generation;
 use crate::metrics::{PluginMetrics, Totals};
+use crate::signature::SignatureError;
 
 /// The loaded plugins, ready to call: a handle, cheap to clone into every
 /// task (like `wasmtime::Engine`). Every clone sees the same plugins.
@@ -230,6 +231,7 @@ impl Host {
             .collect();
         let mut staged = BTreeMap::new();
         for (name, outcome) in stage_all(changed) {
+            let outcome = outcome.and_then(|new| refuse_downgrade(live.get(&name), new));
             match outcome {
                 Ok(generation) => {
                     staged.insert(name, generation);
@@ -275,14 +277,37 @@ impl Host {
     ///
     /// Staged as [`Host::apply`] stages: a module that does not read,
     /// check, compile, start or pass its smoke calls returns its
-    /// `LoadError` and the current generation keeps serving. Blocks while
-    /// it compiles; from async code, call it in `spawn_blocking`.
+    /// `LoadError` and the current generation keeps serving. So does a
+    /// signed version lower than the signed one serving
+    /// ([`SignatureError::Downgrade`](crate::SignatureError::Downgrade)),
+    /// unless it comes through [`Host::replace_allowing_downgrade`].
+    /// Blocks while it compiles; from async code, call it in
+    /// `spawn_blocking`.
     pub fn replace(&self, plugin: &str, config: PluginConfig) -> Result<(), LoadError> {
+        self.swap(plugin, config, false)
+    }
+
+    /// [`Host::replace`], for an operator who means to go back to a lower
+    /// signed version: a rollback.
+    pub fn replace_allowing_downgrade(
+        &self,
+        plugin: &str,
+        config: PluginConfig,
+    ) -> Result<(), LoadError> {
+        self.swap(plugin, config, true)
+    }
+
+    fn swap(&self, plugin: &str, config: PluginConfig, downgrade: bool) -> Result<(), LoadError> {
         let _changing = lock(&self.inner.changing);
+        let live = self.inner.registry.load_full();
         let staged = stage_all(vec![(plugin.to_string(), config)])
             .pop()
             .expect("one plugin staged")
-            .1;
+            .1
+            .and_then(|new| match downgrade {
+                true => Ok(new),
+                false => refuse_downgrade(live.get(plugin), new),
+            });
         let change = match staged {
             Ok(generation) => {
                 let previous = self.commit(|registry| {
@@ -491,6 +516,25 @@ impl Host {
             .ok_or_else(|| CallError::UnknownPlugin {
                 plugin: name.to_string(),
             })
+    }
+}
+
+/// `new`, unless it is signed with a lower version than `live`.
+fn refuse_downgrade(
+    live: Option<&Arc<Generation>>,
+    new: Arc<Generation>,
+) -> Result<Arc<Generation>, LoadError> {
+    let live_version = live.and_then(|live| live.version.as_ref());
+    match (live_version, &new.version) {
+        (Some(live), Some(offered)) if offered < live => Err(LoadError::Signature {
+            plugin: new.name.clone(),
+            path: new.config.wasm.to_string(),
+            source: Box::new(SignatureError::Downgrade {
+                live: live.clone(),
+                offered: offered.clone(),
+            }),
+        }),
+        _ => Ok(new),
     }
 }
 

@@ -53,8 +53,8 @@ pub mod signature;
 
 pub use config::units::format_size;
 pub use config::{
-    AllowedPath, HostConfig, HostPattern, Limits, LogFormat, PluginConfig, ServerConfig, SmokeCall,
-    WasmSource,
+    AdminConfig, AllowedPath, HostConfig, HostPattern, Limits, LogFormat, PluginConfig,
+    ServerConfig, SmokeCall, WasmSource,
 };
 pub use contract::{JsonProblem, MAX_DEPTH};
 pub use error::{CallError, LoadError};

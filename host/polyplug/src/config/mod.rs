@@ -23,7 +23,8 @@ use crate::error::LoadError;
 
 use crate::signature::TrustedKey;
 use raw::{
-    RawAllowedPath, RawFile, RawLimits, RawPlugin, RawServer, RawSignatures, RawSmoke, Scalar,
+    RawAdmin, RawAllowedPath, RawFile, RawLimits, RawPlugin, RawServer, RawSignatures, RawSmoke,
+    Scalar,
 };
 
 /// Prefix of environment variables that override config keys, with `__`
@@ -40,6 +41,32 @@ pub struct HostConfig {
     pub file: Option<PathBuf>,
     pub plugins: BTreeMap<String, PluginConfig>,
     pub server: ServerConfig,
+    pub admin: AdminConfig,
+}
+
+/// Where `polyplug serve`'s admin API listens and keeps uploaded versions
+/// (`[admin]` in the file). The API is on only when a token is configured:
+/// `tokens_file`, or the `POLYPLUG_ADMIN_TOKEN` environment variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AdminConfig {
+    /// Default `127.0.0.1:8081`: loopback only unless the config says so.
+    pub listen: SocketAddr,
+    /// One bearer token per line.
+    pub tokens_file: Option<PathBuf>,
+    /// Where uploaded modules and the record of active versions live;
+    /// default `.polyplug/store` beside the config file.
+    pub store: PathBuf,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            tokens_file: None,
+            store: PathBuf::from(".polyplug/store"),
+        }
+    }
 }
 
 /// How `polyplug serve` listens and logs (`[server]` in the file).
@@ -416,6 +443,48 @@ impl Validator<'_> {
             file: Some(self.file.to_path_buf()),
             plugins,
             server,
+            admin: self.admin(&raw.admin)?,
+        })
+    }
+
+    fn admin(&self, raw: &RawAdmin) -> Result<AdminConfig, LoadError> {
+        let defaults = AdminConfig::default();
+        let listen = match &raw.listen {
+            None => defaults.listen,
+            Some(text) => text.parse().map_err(|_| {
+                self.invalid(
+                    "admin.listen",
+                    text,
+                    "expected an address and port, like `127.0.0.1:8081`",
+                )
+            })?,
+        };
+        let tokens_file = match &raw.tokens_file {
+            None => None,
+            Some(name) => {
+                let path = self.base.join(name);
+                if !path.is_file() {
+                    return Err(self.invalid(
+                        "admin.tokens_file",
+                        name,
+                        &format!(
+                            "no such file `{}` (paths are relative to the config file)",
+                            path.display()
+                        ),
+                    ));
+                }
+                Some(path)
+            }
+        };
+        let store = self.base.join(
+            raw.store
+                .as_deref()
+                .map_or(defaults.store.as_path(), Path::new),
+        );
+        Ok(AdminConfig {
+            listen,
+            tokens_file,
+            store,
         })
     }
 

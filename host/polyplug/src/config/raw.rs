@@ -17,6 +17,17 @@ pub struct RawFile {
     pub server: RawServer,
     #[serde(default)]
     pub signatures: RawSignatures,
+    #[serde(default)]
+    pub admin: RawAdmin,
+}
+
+/// `[admin]`: the admin API of `polyplug serve`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    pub listen: Option<String>,
+    pub tokens_file: Option<String>,
+    pub store: Option<String>,
 }
 
 /// `[signatures]`: the keys every plugin trusts, and whether every plugin
