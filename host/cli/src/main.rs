@@ -1,5 +1,6 @@
 //! The `polyplug` command: a thin CLI over the library.
 
+mod serve;
 mod sign;
 
 use std::io::{Read, Write};
@@ -137,7 +138,14 @@ async fn main() -> ExitCode {
         }
     };
     init_logging(config.server.log_format);
-    let server = config.server.clone();
+    if let Command::Serve { listen, watch } = cli.command {
+        let mut server = config.server.clone();
+        if let Some(listen) = listen {
+            server.listen = listen;
+        }
+        server.watch |= watch;
+        return serve::run(config, server).await;
+    }
     let host = match tokio::task::spawn_blocking(move || Host::new(config)).await {
         Ok(Ok(host)) => host,
         Ok(Err(err)) => {
@@ -178,117 +186,10 @@ async fn main() -> ExitCode {
             print_plugins(&host);
             ExitCode::SUCCESS
         }
-        Command::Keygen { .. } | Command::Sign { .. } => unreachable!("run before loading"),
-        Command::Serve { listen, watch } => {
-            let mut config = server;
-            if let Some(listen) = listen {
-                config.listen = listen;
-            }
-            config.watch |= watch;
-            match serve(host, &config).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(err) => {
-                    eprintln!("error: {err:#}");
-                    ExitCode::from(CALL_FAILED)
-                }
-            }
+        Command::Keygen { .. } | Command::Sign { .. } | Command::Serve { .. } => {
+            unreachable!("run before loading")
         }
     }
-}
-
-async fn serve(host: Host, config: &polyplug::ServerConfig) -> anyhow::Result<()> {
-    for plugin in host.plugins() {
-        tracing::info!(
-            plugin = %plugin.name,
-            load_ms = format!("{:.1}", plugin.load_time.as_secs_f64() * 1e3),
-            functions = %plugin.functions.join(","),
-            "loaded"
-        );
-    }
-    let _watch = if config.watch {
-        let file = host.config_file().context("no config file to watch")?;
-        let reloading = host.clone();
-        let watch = polyplug_server::watch::watch(&file, move || log_reload(reloading.reload()))?;
-        tracing::info!("watching the config file and modules for changes");
-        Some(watch)
-    } else {
-        None
-    };
-    // Installed before the server answers, so that a SIGHUP sent once it
-    // is ready never meets the default action (which ends the process).
-    #[cfg(unix)]
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
-        Ok(hangups) => {
-            tokio::spawn(reload_on_hangup(host.clone(), hangups));
-        }
-        Err(error) => tracing::warn!(%error, "cannot handle SIGHUP; reloading on it is off"),
-    }
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on `{}`", config.listen))?;
-    tracing::info!(address = %listener.local_addr()?, "serving");
-    polyplug_server::serve(
-        std::sync::Arc::new(host),
-        listener,
-        config,
-        shutdown_signal(),
-    )
-    .await?;
-    tracing::info!("stopped");
-    Ok(())
-}
-
-/// Reloads the config on every SIGHUP, one reload at a time.
-#[cfg(unix)]
-async fn reload_on_hangup(host: Host, mut hangups: tokio::signal::unix::Signal) {
-    while hangups.recv().await.is_some() {
-        tracing::info!("SIGHUP: reloading the config");
-        let host = host.clone();
-        match tokio::task::spawn_blocking(move || host.reload()).await {
-            Ok(result) => log_reload(result),
-            Err(join) => std::panic::resume_unwind(join.into_panic()),
-        }
-    }
-}
-
-/// Logs how a reload went. Each plugin's new version or refusal is logged
-/// by the host as it happens; this adds the config's own failure and a
-/// summary.
-fn log_reload(result: Result<polyplug::Reload, polyplug::LoadError>) {
-    use polyplug::Change;
-    match result {
-        Err(err) => {
-            tracing::error!(reason = %err, "config not reloaded; every plugin keeps serving as before");
-        }
-        Ok(reload) => {
-            let count = |f: fn(&Change) -> bool| reload.plugins.values().filter(|c| f(c)).count();
-            tracing::info!(
-                added = count(|c| matches!(c, Change::Added { .. })),
-                replaced = count(|c| matches!(c, Change::Replaced { .. })),
-                removed = count(|c| matches!(c, Change::Removed)),
-                unchanged = count(|c| matches!(c, Change::Unchanged)),
-                failed = count(|c| matches!(c, Change::Failed(_))),
-                "reloaded"
-            );
-        }
-    }
-}
-
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("installing a SIGTERM handler");
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
 }
 
 fn read_input(input: Option<String>, file: Option<PathBuf>) -> anyhow::Result<Vec<u8>> {
