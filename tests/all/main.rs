@@ -1,5 +1,6 @@
 //! polyplug's integration tests, one binary with a module per area.
 
+mod admin;
 mod async_contract;
 mod concurrency;
 mod config_cases;

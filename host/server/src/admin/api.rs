@@ -602,7 +602,7 @@ fn activated(name: &str, entry: &Entry, previous: Option<String>) -> Value {
 }
 
 fn parse_sha256(text: &str) -> Result<Sha256, Failure> {
-    Sha256::from_str(text).map_err(|err| Failure::from(err))
+    Sha256::from_str(text).map_err(Failure::from)
 }
 
 /// The sha256 of the version serving `name` now; a 409 when the request
