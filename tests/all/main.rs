@@ -2,6 +2,7 @@
 
 mod admin;
 mod async_contract;
+mod call_stats;
 mod concurrency;
 mod config_cases;
 mod generations;

@@ -16,8 +16,9 @@ use crate::metrics::PluginStats;
 use crate::module;
 use crate::pool::{Lease, Pool};
 use crate::runtime::state::Grants;
-use crate::runtime::{Compiled, Instance, Setup};
+use crate::runtime::{Compiled, Failed, Instance, Setup};
 use crate::signature;
+use crate::stats::CallStats;
 
 pub(crate) struct Generation {
     pub name: String,
@@ -170,7 +171,7 @@ impl Generation {
                 reason: format!("cannot start a runtime for its smoke calls: {err}"),
             })?;
         for (index, smoke) in staged.config.smoke.iter().enumerate() {
-            let answer = runtime.block_on(staged.run(&smoke.function, smoke.input.clone()));
+            let (answer, _) = runtime.block_on(staged.run(&smoke.function, smoke.input.clone()));
             let output = answer.map_err(|err| LoadError::SmokeFailed {
                 plugin: name.to_string(),
                 index,
@@ -206,20 +207,56 @@ impl Generation {
 
     /// Calls `function` with `input`: waits for a place in the pool, runs
     /// the call (inline, then on the slow lane if it runs long; `lane.rs`)
-    /// and counts it.
+    /// and counts it. Returns what the call used beside its result.
     pub async fn call(
         self: &Arc<Self>,
         function: &str,
         input: Vec<u8>,
-    ) -> Result<Vec<u8>, CallError> {
+    ) -> (Result<Vec<u8>, CallError>, CallStats) {
         let started = Instant::now();
-        let result = self.run(function, input).await;
-        self.stats
-            .record(function, started.elapsed(), result.as_ref().err());
-        result
+        let (result, used) = self.run(function, input).await;
+        let elapsed = started.elapsed();
+        self.stats.record(function, elapsed, result.as_ref().err());
+        let stats = CallStats {
+            elapsed,
+            fuel: used.fuel,
+            peak_memory: used.memory,
+        };
+        (result, stats)
     }
 
-    async fn run(self: &Arc<Self>, function: &str, input: Vec<u8>) -> Result<Vec<u8>, CallError> {
+    async fn run(
+        self: &Arc<Self>,
+        function: &str,
+        input: Vec<u8>,
+    ) -> (Result<Vec<u8>, CallError>, Used) {
+        let lease = match self.admit(function, &input).await {
+            Ok(lease) => lease,
+            Err(err) => return (Err(err), Used::NOTHING),
+        };
+        let limits = &self.config.limits;
+        let deadline = Instant::now() + limits.timeout;
+        let call = {
+            let (generation, function) = (self.clone(), function.to_string());
+            async move { generation.run_in(lease, &function, &input).await }
+        };
+        match lane::run(call, deadline).await {
+            Ok(result) => result,
+            Err(lane::Abandoned::Deadline) => {
+                self.stats.add_abandoned();
+                tracing::warn!(plugin = %self.name, function, "call still running past its deadline; dropped with its instance");
+                let timeout = CallError::Timeout {
+                    plugin: self.name.clone(),
+                    function: function.to_string(),
+                    limit: limits.timeout,
+                };
+                (Err(timeout), Used::NOTHING)
+            }
+        }
+    }
+
+    /// Checks the call before it runs and waits for a place in the pool.
+    async fn admit(&self, function: &str, input: &[u8]) -> Result<Lease, CallError> {
         let limits = &self.config.limits;
         if !self.functions.contains(function) {
             return Err(CallError::UnknownFunction {
@@ -235,13 +272,12 @@ impl Generation {
                 limit: limits.max_input,
             });
         }
-        check_json(&input).map_err(|problem| CallError::InvalidInput {
+        check_json(input).map_err(|problem| CallError::InvalidInput {
             plugin: self.name.clone(),
             function: function.to_string(),
             problem,
         })?;
-        let lease = self
-            .pool
+        self.pool
             .lease(limits.queue_timeout)
             .await
             .ok_or_else(|| CallError::Busy {
@@ -249,24 +285,7 @@ impl Generation {
                 function: function.to_string(),
                 instances: self.pool.size(),
                 waited: limits.queue_timeout,
-            })?;
-        let deadline = Instant::now() + limits.timeout;
-        let call = {
-            let (generation, function) = (self.clone(), function.to_string());
-            async move { generation.run_in(lease, &function, &input).await }
-        };
-        match lane::run(call, deadline).await {
-            Ok(result) => result,
-            Err(lane::Abandoned::Deadline) => {
-                self.stats.add_abandoned();
-                tracing::warn!(plugin = %self.name, function, "call still running past its deadline; dropped with its instance");
-                Err(CallError::Timeout {
-                    plugin: self.name.clone(),
-                    function: function.to_string(),
-                    limit: limits.timeout,
-                })
-            }
-        }
+            })
     }
 
     /// Runs one call in the lease's instance, or a new one.
@@ -275,23 +294,42 @@ impl Generation {
         mut lease: Lease,
         function: &str,
         input: &[u8],
-    ) -> Result<Vec<u8>, CallError> {
+    ) -> (Result<Vec<u8>, CallError>, Used) {
         let limits = &self.config.limits;
         let mut instance = match lease.instance.take() {
             Some(instance) => instance,
-            None => self
-                .compiled
-                .instantiate()
-                .await
-                .map_err(|err| CallError::Start {
-                    plugin: self.name.clone(),
-                    function: function.to_string(),
-                    message: format!("{err:#}"),
-                })?,
+            None => match self.compiled.instantiate().await {
+                Ok(instance) => instance,
+                Err(err) => {
+                    let start = CallError::Start {
+                        plugin: self.name.clone(),
+                        function: function.to_string(),
+                        message: format!("{err:#}"),
+                    };
+                    return (Err(start), Used::NOTHING);
+                }
+            },
         };
         let started = Instant::now();
         let (result, fuel) = instance.call(function, input, limits).await;
         self.stats.add_fuel(function, fuel);
+        let used = Used {
+            fuel,
+            memory: instance.memory(),
+        };
+        (self.finish(instance, function, result, started), used)
+    }
+
+    /// Turns how the call ended into its result, and keeps the instance
+    /// when it may serve again.
+    fn finish(
+        &self,
+        instance: Instance,
+        function: &str,
+        result: Result<Vec<u8>, Failed>,
+        started: Instant,
+    ) -> Result<Vec<u8>, CallError> {
+        let limits = &self.config.limits;
         let output = match result {
             Ok(output) => output,
             Err(failed) => {
@@ -334,6 +372,19 @@ impl Generation {
             self.pool.give_back(instance);
         }
     }
+}
+
+/// What a call used, read from its instance when it ended.
+pub(crate) struct Used {
+    fuel: u64,
+    /// Linear and kernel memory at the end of the call: its peak.
+    memory: u64,
+}
+
+impl Used {
+    /// For a call that never ran in an instance, or whose instance was
+    /// abandoned with it.
+    const NOTHING: Self = Self { fuel: 0, memory: 0 };
 }
 
 /// Runs the first instance's start-up code on this (blocking) thread.

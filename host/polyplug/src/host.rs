@@ -21,6 +21,7 @@ use crate::error::{CallError, LoadError};
 use crate::generation::Generation;
 use crate::metrics::{PluginMetrics, Totals};
 use crate::signature::SignatureError;
+use crate::stats::CallStats;
 
 /// The loaded plugins, ready to call: a handle, cheap to clone into every
 /// task (like `wasmtime::Engine`). Every clone sees the same plugins.
@@ -460,7 +461,25 @@ impl Host {
         input: impl Into<Vec<u8>>,
     ) -> Result<Vec<u8>, CallError> {
         let generation = self.generation(plugin)?;
-        generation.call(function, input.into()).await
+        generation.call(function, input.into()).await.0
+    }
+
+    /// [`Host::call_json`], also returning what the call used: its wall
+    /// time, fuel and peak memory ([`CallStats`]), as a test runner or a
+    /// profiler wants them. The stats come with failures too (a call that
+    /// ran out of fuel used all of it); they are zero where the call never
+    /// ran. Measuring costs the call nothing: the numbers are read from
+    /// the instance when the call ends.
+    pub async fn call_measured(
+        &self,
+        plugin: &str,
+        function: &str,
+        input: impl Into<Vec<u8>>,
+    ) -> (Result<Vec<u8>, CallError>, CallStats) {
+        match self.generation(plugin) {
+            Ok(generation) => generation.call(function, input.into()).await,
+            Err(err) => (Err(err), CallStats::default()),
+        }
     }
 
     /// The loaded plugins, by name, with their live counters.

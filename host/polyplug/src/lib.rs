@@ -7,7 +7,8 @@
 //! - [`Host`]: load plugins ([`Host::from_config_file`], [`Host::new`]),
 //!   swap one for a new version while serving ([`Host::replace`]) and
 //!   call them ([`Host::call`] for typed values, [`Host::call_json`] for raw
-//!   bytes). `Host` is a cheap handle: clone it into every task. A call
+//!   bytes, [`Host::call_measured`] for raw bytes and the time, fuel and
+//!   memory the call used, as [`CallStats`]). `Host` is a cheap handle: clone it into every task. A call
 //!   runs inline on the caller's thread while it is quick and moves to
 //!   polyplug's slow lane when it is not, so it never stalls other tasks;
 //!   dropping its future cancels it.
@@ -50,6 +51,7 @@ mod module;
 mod pool;
 mod runtime;
 pub mod signature;
+mod stats;
 
 pub use config::units::format_size;
 pub use config::{
@@ -63,6 +65,7 @@ pub use metrics::{FunctionMetrics, LATENCY_BUCKETS, PluginMetrics, Totals};
 pub use runtime::engine::CACHE_CONFIG_ENV;
 pub use runtime::log::GUEST_LOG;
 pub use signature::{SignatureError, Signed, TrustedKey};
+pub use stats::CallStats;
 
 /// The parsers the fuzz targets drive (`fuzz/`), behind the `fuzzing`
 /// feature: not part of the API.

@@ -214,6 +214,12 @@ pub(crate) struct Failed {
 }
 
 impl Instance {
+    /// Linear and kernel memory the instance holds now; right after a call,
+    /// the most it held during that call (`State::memory`).
+    pub fn memory(&self) -> u64 {
+        self.store.data().memory()
+    }
+
     /// Runs `function` with `input`. Returns the output, and the fuel used.
     pub async fn call(
         &mut self,

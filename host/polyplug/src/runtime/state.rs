@@ -57,6 +57,13 @@ impl State {
         }
     }
 
+    /// Linear memory and kernel memory together: what the `memory` limit
+    /// caps. Neither part shrinks during a call, so read at its end this is
+    /// the call's peak.
+    pub fn memory(&self) -> u64 {
+        self.linear_memory.saturating_add(self.kernel.size())
+    }
+
     /// What the kernel may grow to: the memory limit less linear memory.
     pub fn kernel_budget(&self) -> u64 {
         self.grants.memory.saturating_sub(self.linear_memory)
