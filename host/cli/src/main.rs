@@ -1,9 +1,11 @@
 //! The `polyplug` command: a thin CLI over the library.
 
+mod call;
 mod serve;
 mod sign;
+mod stats;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -40,6 +42,8 @@ enum Command {
         /// Read the JSON input from this file instead.
         #[arg(long, conflicts_with = "input")]
         input_file: Option<PathBuf>,
+        #[command(flatten)]
+        report: call::Report,
     },
     /// Load every plugin and list its functions and limits.
     Check,
@@ -160,6 +164,7 @@ async fn main() -> ExitCode {
             function,
             input,
             input_file,
+            report,
         } => {
             let input = match read_input(input, input_file) {
                 Ok(input) => input,
@@ -168,19 +173,7 @@ async fn main() -> ExitCode {
                     return ExitCode::from(CALL_FAILED);
                 }
             };
-            match host.call_json(&plugin, &function, input).await {
-                Ok(output) => {
-                    let mut stdout = std::io::stdout().lock();
-                    let _ = stdout
-                        .write_all(&output)
-                        .and_then(|()| stdout.write_all(b"\n"));
-                    ExitCode::SUCCESS
-                }
-                Err(err) => {
-                    report(&err);
-                    ExitCode::from(CALL_FAILED)
-                }
-            }
+            call::run(&host, &plugin, &function, input, &report).await
         }
         Command::Check => {
             print_plugins(&host);
