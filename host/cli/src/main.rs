@@ -4,6 +4,7 @@ mod call;
 mod serve;
 mod sign;
 mod stats;
+mod test;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -47,6 +48,20 @@ enum Command {
     },
     /// Load every plugin and list its functions and limits.
     Check,
+    /// Run test cases against the plugins and check their results.
+    ///
+    /// A case is `<function>/<case>.input.json` with `<case>.output.json`
+    /// (the exact output) or `<case>.error.json` (`{"code": "<code>"}`),
+    /// and optionally `<case>.config.json` (else the folder's
+    /// `config.json`), which replaces the plugin's config values for it
+    /// (docs/contract.md section 6). A folder with `routes.json` gets a
+    /// local HTTP server whose address `{{base}}` in its inputs stands for.
+    /// Prints a line per case and plugin with its time, fuel and peak
+    /// memory, and where a failing output differs.
+    ///
+    /// Exit status: 0 when every case passes, 1 when one fails (or the
+    /// cases cannot be read), 3 when the config or a plugin does not load.
+    Test(test::Args),
     /// Serve the plugins over HTTP until SIGINT or SIGTERM; SIGHUP reloads
     /// the config, changing only the plugins that changed.
     Serve {
@@ -142,6 +157,9 @@ async fn main() -> ExitCode {
         }
     };
     init_logging(config.server.log_format);
+    if let Command::Test(args) = &cli.command {
+        return test::run(&cli.config, config, args).await;
+    }
     if let Command::Serve { listen, watch } = cli.command {
         let mut server = config.server.clone();
         if let Some(listen) = listen {
@@ -179,7 +197,10 @@ async fn main() -> ExitCode {
             print_plugins(&host);
             ExitCode::SUCCESS
         }
-        Command::Keygen { .. } | Command::Sign { .. } | Command::Serve { .. } => {
+        Command::Keygen { .. }
+        | Command::Sign { .. }
+        | Command::Serve { .. }
+        | Command::Test(_) => {
             unreachable!("run before loading")
         }
     }
