@@ -3,7 +3,7 @@
 //! | route | what it does |
 //! |---|---|
 //! | `POST /v1/plugins/{plugin}/{function}` | the body is the input; the plugin's JSON output comes back |
-//! | `GET /v1/plugins` | every plugin: functions, limits, hash, live counters |
+//! | `GET /v1/plugins` | every plugin: its current generation (sha256, signed version, loaded at), functions, limits, live counters, calls still draining on older generations, reloads and the last reload error; and `not_loaded`, plugins whose first version failed |
 //! | `GET /healthz` | the process is up |
 //! | `GET /readyz` | it takes calls (503 once shutdown has begun) |
 //! | `GET /metrics` | OpenMetrics text (`prometheus-client`; `metrics.rs`) |
@@ -187,6 +187,8 @@ async fn list(State(app): State<App>) -> axum::Json<Value> {
                 "functions": p.functions,
                 "language": p.language,
                 "sha256": p.sha256,
+                "version": p.version.as_ref().map(ToString::to_string),
+                "signed_by": p.signed_by,
                 "wasi": p.wasi,
                 "load_ms": p.load_time.as_secs_f64() * 1e3,
                 "loaded_at": humantime::format_rfc3339_millis(p.loaded_at).to_string(),
