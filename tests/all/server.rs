@@ -300,7 +300,10 @@ async fn a_refused_version_shows_in_the_listing_and_the_metrics() {
     assert_eq!(p["reloads"]["failed"], 1);
     assert_eq!(p["reloads"]["last_error"]["kind"], "invalid_module");
     assert_eq!(p["calls_draining"], 0);
-    assert_eq!((&p["version"], &p["signed_by"]), (&Value::Null, &Value::Null));
+    assert_eq!(
+        (&p["version"], &p["signed_by"]),
+        (&Value::Null, &Value::Null)
+    );
     assert!(p["loaded_at"].as_str().unwrap().ends_with('Z'), "{p}");
     assert_eq!(listing["not_loaded"][0]["name"], "q", "{listing}");
 
