@@ -171,13 +171,9 @@ async fn main() -> ExitCode {
         server.watch |= watch;
         return serve::run(config, server).await;
     }
-    let host = match tokio::task::spawn_blocking(move || Host::new(config)).await {
-        Ok(Ok(host)) => host,
-        Ok(Err(err)) => {
-            eprintln!("error: {err}");
-            return ExitCode::from(LOAD_FAILED);
-        }
-        Err(join) => std::panic::resume_unwind(join.into_panic()),
+    let host = match load(config).await {
+        Ok(host) => host,
+        Err(exit) => return exit,
     };
     match cli.command {
         Command::Call {
@@ -217,6 +213,19 @@ async fn main() -> ExitCode {
         | Command::Admin { .. } => {
             unreachable!("run before loading")
         }
+    }
+}
+
+/// Loads every plugin of `config` (off the async threads: compiling is
+/// CPU-bound), or says why not and gives the exit status.
+async fn load(config: HostConfig) -> Result<Host, ExitCode> {
+    match tokio::task::spawn_blocking(move || Host::new(config)).await {
+        Ok(Ok(host)) => Ok(host),
+        Ok(Err(err)) => {
+            eprintln!("error: {err}");
+            Err(ExitCode::from(LOAD_FAILED))
+        }
+        Err(join) => std::panic::resume_unwind(join.into_panic()),
     }
 }
 
