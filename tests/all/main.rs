@@ -8,6 +8,7 @@ mod generations;
 mod hostile;
 mod js;
 mod limits;
+mod pipelines;
 mod reload;
 mod server;
 mod signatures;
