@@ -138,11 +138,7 @@ async fn pipeline(
             .any(|pair| pair == "trace=true" || pair == "trace=1")
     });
     let run = match trace {
-        false => app
-            .host
-            .call_pipeline(&name, body)
-            .await
-            .map(|output| return_output(output)),
+        false => app.host.call_pipeline(&name, body).await.map(return_output),
         true => app
             .host
             .call_pipeline_traced(&name, body)
