@@ -7,12 +7,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use polyplug::signature::{self, Version};
+use polyplug::signature::Version;
 use polyplug::{Host, HostConfig};
 use polyplug_server::admin::api::Admin;
 use serde_json::{Value, json};
 
-use crate::support::{HttpResponse, Project, answer, http_with, module_with_output};
+use crate::support::{HttpResponse, Project, Signer, answer, http_with, module_with_output};
 
 const TOKEN: &str = "an-admin-token-for-tests";
 
@@ -313,28 +313,6 @@ async fn each_bad_version_is_refused_with_its_kind_and_the_live_one_keeps_answer
         live.as_str(),
         "no refused version became active"
     );
-}
-
-/// A key pair signing as `polyplug sign` does.
-struct Signer(minisign::KeyPair);
-
-impl Signer {
-    fn new() -> Self {
-        Self(minisign::KeyPair::generate_unencrypted_keypair().unwrap())
-    }
-
-    fn key(&self) -> String {
-        self.0.pk.to_base64()
-    }
-
-    fn sign(&self, plugin: &str, version: &str, module: &[u8]) -> String {
-        let sha256 = signature::module_sha256(module).unwrap();
-        let comment =
-            signature::trusted_comment(plugin, &Version::parse(version).unwrap(), &sha256);
-        minisign::sign(Some(&self.0.pk), &self.0.sk, module, Some(&comment), None)
-            .unwrap()
-            .to_string()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

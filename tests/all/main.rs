@@ -9,6 +9,7 @@ mod generations;
 mod hostile;
 mod js;
 mod limits;
+mod pipelines;
 mod reload;
 mod server;
 mod signatures;

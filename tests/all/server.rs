@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use polyplug::{Host, HostConfig, PluginConfig, ServerConfig};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use crate::support::{RUST, clock_plugin, http, module_with_output, wat_plugin};
@@ -300,6 +300,10 @@ async fn a_refused_version_shows_in_the_listing_and_the_metrics() {
     assert_eq!(p["reloads"]["failed"], 1);
     assert_eq!(p["reloads"]["last_error"]["kind"], "invalid_module");
     assert_eq!(p["calls_draining"], 0);
+    assert_eq!(
+        (&p["version"], &p["signed_by"]),
+        (&Value::Null, &Value::Null)
+    );
     assert!(p["loaded_at"].as_str().unwrap().ends_with('Z'), "{p}");
     assert_eq!(listing["not_loaded"][0]["name"], "q", "{listing}");
 

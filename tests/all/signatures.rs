@@ -9,7 +9,7 @@ use std::sync::Arc;
 use polyplug::signature::{self, Version};
 use polyplug::{Host, HostConfig, LoadError, PluginConfig, SignatureError, TrustedKey, WasmSource};
 
-use crate::support::module_with_output;
+use crate::support::{Signer, module_with_output};
 
 /// A folder of its own for one test, removed when the test ends.
 struct Folder(PathBuf);
@@ -47,42 +47,6 @@ impl Drop for Folder {
 
 fn module() -> String {
     module_with_output("answer", b"1")
-}
-
-/// A key pair that signs as `polyplug sign` does.
-struct Signer(minisign::KeyPair);
-
-impl Signer {
-    fn new() -> Self {
-        Self(minisign::KeyPair::generate_unencrypted_keypair().unwrap())
-    }
-
-    /// The public key's base64 line, as a config lists it.
-    fn key(&self) -> String {
-        self.0.pk.to_base64()
-    }
-
-    fn id(&self) -> String {
-        TrustedKey::parse(&self.key()).unwrap().id().to_string()
-    }
-
-    /// The `.pub` file's text.
-    fn pub_file(&self) -> String {
-        self.0.pk.to_box().unwrap().to_string()
-    }
-
-    /// A signature of `module` for `plugin` at `version`.
-    fn sign(&self, plugin: &str, version: &str, module: &[u8]) -> String {
-        let sha256 = signature::module_sha256(module).unwrap();
-        self.sign_with_sha(plugin, version, module, &sha256)
-    }
-
-    fn sign_with_sha(&self, plugin: &str, version: &str, module: &[u8], sha256: &str) -> String {
-        let comment = signature::trusted_comment(plugin, &Version::parse(version).unwrap(), sha256);
-        minisign::sign(Some(&self.0.pk), &self.0.sk, module, Some(&comment), None)
-            .unwrap()
-            .to_string()
-    }
 }
 
 /// A config with plugin `name` from `p.wat`, trusting `keys` and requiring

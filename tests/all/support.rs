@@ -438,3 +438,52 @@ pub async fn answer(host: &Host, plugin: &str) -> String {
     let output = host.call_json(plugin, "answer", "{}").await.unwrap();
     String::from_utf8(output).unwrap()
 }
+
+/// A key pair that signs as `polyplug sign` does.
+pub struct Signer(minisign::KeyPair);
+
+impl Signer {
+    pub fn new() -> Self {
+        Self(minisign::KeyPair::generate_unencrypted_keypair().unwrap())
+    }
+
+    /// The public key's base64 line, as a config lists it.
+    pub fn key(&self) -> String {
+        self.0.pk.to_base64()
+    }
+
+    pub fn id(&self) -> String {
+        polyplug::TrustedKey::parse(&self.key())
+            .unwrap()
+            .id()
+            .to_string()
+    }
+
+    /// The `.pub` file's text.
+    pub fn pub_file(&self) -> String {
+        self.0.pk.to_box().unwrap().to_string()
+    }
+
+    /// A signature of `module` for `plugin` at `version`.
+    pub fn sign(&self, plugin: &str, version: &str, module: &[u8]) -> String {
+        let sha256 = polyplug::signature::module_sha256(module).unwrap();
+        self.sign_with_sha(plugin, version, module, &sha256)
+    }
+
+    pub fn sign_with_sha(
+        &self,
+        plugin: &str,
+        version: &str,
+        module: &[u8],
+        sha256: &str,
+    ) -> String {
+        let comment = polyplug::signature::trusted_comment(
+            plugin,
+            &polyplug::signature::Version::parse(version).unwrap(),
+            sha256,
+        );
+        minisign::sign(Some(&self.0.pk), &self.0.sk, module, Some(&comment), None)
+            .unwrap()
+            .to_string()
+    }
+}

@@ -1,6 +1,8 @@
 //! The shared test vectors (`tests/vectors/`, layout in docs/contract.md
-//! section 6), run against every reference guest. Outputs must match byte
-//! for byte; errors must carry the expected contract code.
+//! section 6), run against every reference guest, and the checkout
+//! pipeline's (`examples/pipelines/checkout/`, section 7), run across the
+//! guests its steps name. Outputs must match byte for byte; errors must
+//! carry the expected contract code.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -150,4 +152,104 @@ async fn assemblyscript_guest_passes_every_vector() {
 #[tokio::test(flavor = "multi_thread")]
 async fn js_guest_passes_every_vector() {
     run_all(JS).await;
+}
+
+/// One step of `examples/pipelines/<name>/pipeline.json`.
+#[derive(serde::Deserialize)]
+struct Step {
+    guest: String,
+    function: String,
+    config: BTreeMap<String, String>,
+}
+
+/// The checkout pipeline's vectors (docs/contract.md, section 7), chained
+/// step by step through the reference guests: each step's output bytes are
+/// the next step's input; a failure must come from the expected step.
+#[tokio::test(flavor = "multi_thread")]
+async fn checkout_pipeline_passes_its_vectors_step_by_step() {
+    let dir = support::repo_root().join("examples/pipelines/checkout");
+    let pipeline: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("pipeline.json")).unwrap()).unwrap();
+    let steps: Vec<Step> = serde_json::from_value(pipeline["steps"].clone()).unwrap();
+    let hosts: Vec<Host> = steps
+        .iter()
+        .map(|step| {
+            let guest = [RUST, GO, ASSEMBLYSCRIPT, JS]
+                .into_iter()
+                .find(|guest| guest.language == step.guest)
+                .unwrap_or_else(|| panic!("no reference guest `{}`", step.guest));
+            let mut plugin = guest.plugin();
+            plugin.config = step.config.clone();
+            support::host_with("step", plugin)
+        })
+        .collect();
+
+    let mut inputs: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.to_string_lossy().ends_with(".input.json"))
+        .collect();
+    inputs.sort();
+    assert!(
+        inputs.len() >= 5,
+        "only {} pipeline cases found",
+        inputs.len()
+    );
+    let mut failures = Vec::new();
+    for input_path in inputs {
+        let file = input_path.file_name().unwrap().to_string_lossy();
+        let name = file.trim_end_matches(".input.json").to_string();
+        let mut document = strip_newline(fs::read(&input_path).unwrap());
+        let mut failed = None;
+        for (index, (step, host)) in steps.iter().zip(&hosts).enumerate() {
+            match host
+                .call_json("step", &step.function, document.clone())
+                .await
+            {
+                Ok(output) => document = output,
+                Err(CallError::Plugin { code, .. }) => {
+                    failed = Some(serde_json::json!({
+                        "step": index, "function": step.function, "code": code,
+                    }));
+                    break;
+                }
+                Err(err) => {
+                    failed = Some(serde_json::json!({ "step": index, "error": err.to_string() }));
+                    break;
+                }
+            }
+        }
+        let expected_output = fs::read(dir.join(format!("{name}.output.json"))).map(strip_newline);
+        let problem = match (expected_output, failed) {
+            (Ok(want), None) if want == document => continue,
+            (Ok(want), None) => format!(
+                "output differs\n      want {}\n      got  {}",
+                String::from_utf8_lossy(&want),
+                String::from_utf8_lossy(&document)
+            ),
+            (Ok(_), Some(error)) => format!("expected an output, got {error}"),
+            (Err(_), got) => {
+                let want: serde_json::Value = serde_json::from_slice(
+                    &fs::read(dir.join(format!("{name}.error.json"))).unwrap_or_else(|_| {
+                        panic!("{name} has neither .output.json nor .error.json")
+                    }),
+                )
+                .unwrap();
+                match got {
+                    Some(got) if got == want => continue,
+                    Some(got) => format!("expected failure {want}, got {got}"),
+                    None => format!(
+                        "expected failure {want}, got output {}",
+                        String::from_utf8_lossy(&document)
+                    ),
+                }
+            }
+        };
+        failures.push(format!("  checkout/{name}: {problem}"));
+    }
+    assert!(
+        failures.is_empty(),
+        "checkout pipeline vectors failed:\n{}",
+        failures.join("\n")
+    );
 }

@@ -1,4 +1,5 @@
 import { JsonValue, JsonWriter, Result } from "@polyplug/as-sdk";
+import { isWhiteSpace } from "./text";
 
 /**
  * `{"text": string}` → its UTF-8 length, its count of Unicode scalar
@@ -55,22 +56,5 @@ export function analyzeText(input: JsonValue): Result<JsonWriter> {
       .key("longest_word")
       .string(text.substring(longestStart, longestEnd))
       .endObject(),
-  );
-}
-
-/** The Unicode White_Space property, as listed in the contract. */
-function isWhiteSpace(c: i32): bool {
-  if (c <= 0x20) return c == 0x20 || (c >= 0x09 && c <= 0x0d);
-  if (c < 0x85) return false;
-  return (
-    c == 0x85 ||
-    c == 0xa0 ||
-    c == 0x1680 ||
-    (c >= 0x2000 && c <= 0x200a) ||
-    c == 0x2028 ||
-    c == 0x2029 ||
-    c == 0x202f ||
-    c == 0x205f ||
-    c == 0x3000
   );
 }

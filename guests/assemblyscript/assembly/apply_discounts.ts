@@ -178,7 +178,8 @@ function readRule(value: JsonValue, at: string): Result<Rule> {
   return Result.ok(rule);
 }
 
-function isCurrencyCode(code: string): bool {
+/** Exactly three ASCII letters `A`-`Z` (the contract's currency code). */
+export function isCurrencyCode(code: string): bool {
   if (code.length != 3) return false;
   for (let i = 0; i < 3; i++) {
     const c = code.charCodeAt(i);

@@ -143,3 +143,197 @@ export function fetch_json() {
   // Verbatim, so that numbers and escapes reach the caller as sent.
   return { status: response.status, json: response.jsonVerbatim() };
 }
+
+// 5.5 normalize_cart ----------------------------------------------------------
+
+// A shop front's cart has apply_discounts' input shape (Checkout), only not
+// yet clean.
+export function normalize_cart() {
+  const { cart } = Host.input(Checkout);
+  const currency = asciiUpper(trimWhiteSpace(cart.currency));
+  if (!/^[A-Z]{3}$/.test(currency)) {
+    throw new PluginError(
+      "invalid_input",
+      `\`cart.currency\`: expected three letters A-Z once trimmed and uppercased, found ${JSON.stringify(cart.currency)}`,
+    );
+  }
+  // Every line is checked, quantity 0 or not, before any is merged.
+  const normalized = cart.lines.map((line, i) => {
+    const sku = asciiUpper(trimWhiteSpace(line.sku));
+    if (sku === "") throw new PluginError("invalid_input", `\`cart.lines[${i}].sku\` is empty once trimmed`);
+    const tags = (line.tags ?? []).map((tag) => asciiLower(trimWhiteSpace(tag))).filter((tag) => tag !== "");
+    return { sku, quantity: BigInt(line.quantity), unit_price: line.unit_price, tags };
+  });
+
+  // A Map keeps its keys in insertion order: each SKU where it first came.
+  const merged = new Map();
+  // A price conflict is reported only if nothing in the input is invalid,
+  // so the first one waits until every quantity has been summed.
+  let conflict = null;
+  for (const line of normalized) {
+    if (line.quantity === 0n) continue;
+    const first = merged.get(line.sku);
+    if (first === undefined) {
+      merged.set(line.sku, { ...line, tags: new Set(line.tags) });
+      continue;
+    }
+    if (first.unit_price !== line.unit_price && conflict === null) {
+      conflict = `sku \`${line.sku}\` comes at unit prices ${first.unit_price} and ${line.unit_price}`;
+    }
+    first.quantity = atMostMax(
+      first.quantity + line.quantity,
+      `sku \`${line.sku}\`: the merged quantity is above 2^53-1`,
+    );
+    for (const tag of line.tags) first.tags.add(tag);
+  }
+  if (conflict !== null) throw new PluginError("price_conflict", conflict);
+  const lines = [...merged.values()].map((line) => ({ ...line, tags: [...line.tags].sort(byScalarValue) }));
+  return { cart: { currency, lines } };
+}
+
+/** Without leading and trailing White_Space (`trim()` also strips U+FEFF and keeps U+0085). */
+const trimWhiteSpace = (text) => text.replace(/^\p{White_Space}+|\p{White_Space}+$/gu, "");
+
+/** ASCII-only case mapping, as the contract says: `ß` and `é` stay as they are. */
+const asciiUpper = (text) => text.replace(/[a-z]+/g, (letters) => letters.toUpperCase());
+const asciiLower = (text) => text.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
+
+/**
+ * Orders strings by Unicode scalar value (the order of their UTF-8 bytes);
+ * the default sort compares UTF-16 units and puts U+1F600 before U+FF5A.
+ */
+function byScalarValue(a, b) {
+  // Equal scalars take equal units, so one index walks both strings.
+  for (let i = 0; i < a.length && i < b.length; ) {
+    const x = a.codePointAt(i);
+    const y = b.codePointAt(i);
+    if (x !== y) return x - y;
+    i += x > 0xffff ? 2 : 1;
+  }
+  return a.length - b.length;
+}
+
+// 5.6 add_tax -----------------------------------------------------------------
+
+// apply_discounts' output.
+const PricedCart = Shape.object({
+  currency: Shape.string(),
+  lines: Shape.array(
+    Shape.object({
+      sku: Shape.string(),
+      subtotal: Shape.int(),
+      discount: Shape.int(),
+      total: Shape.int(),
+      applied: Shape.array(Shape.string()),
+    }),
+  ),
+  subtotal: Shape.int(),
+  discount: Shape.int(),
+  total: Shape.int(),
+});
+
+/** 100% in basis points: the highest rate `tax_rate_bp` may hold. */
+const MAX_RATE_BP = 10000;
+
+export function add_tax() {
+  // Everything the input alone decides is checked before the rate is
+  // read: when both are malformed, the contract reports the input.
+  const cart = Host.input(PricedCart);
+  if (!/^[A-Z]{3}$/.test(cart.currency)) {
+    throw new PluginError(
+      "invalid_input",
+      `\`currency\`: expected three letters A-Z, found ${JSON.stringify(cart.currency)}`,
+    );
+  }
+  cart.lines.forEach((line, i) => {
+    if (!addsUp(line)) {
+      throw new PluginError(
+        "invalid_input",
+        `\`lines[${i}]\`: total ${line.total} is not subtotal ${line.subtotal} - discount ${line.discount}`,
+      );
+    }
+  });
+  // BigInt sums: Numbers past 2^53 would round.
+  const sumOf = (field) => sum(cart.lines.map((line) => BigInt(line[field])));
+  if (sumOf("subtotal") !== BigInt(cart.subtotal) || sumOf("discount") !== BigInt(cart.discount) || !addsUp(cart)) {
+    throw new PluginError("invalid_input", "the cart's subtotal, discount and total are not the sums of its lines'");
+  }
+
+  // Must be set: a tax step that silently taxes nothing is a misconfiguration.
+  const rate = Config.json("tax_rate_bp", Shape.int({ max: MAX_RATE_BP }));
+  if (rate === null) throw new PluginError("invalid_config", "config `tax_rate_bp` is not set");
+  // Halves round up; BigInt, since total * rate can pass 2^64.
+  const total = BigInt(cart.total);
+  const tax = (total * BigInt(rate) + 5000n) / 10000n;
+  const totalWithTax = atMostMax(total + tax, `total ${total} plus tax ${tax} is above 2^53-1`);
+  return { ...cart, tax_rate_bp: rate, tax, total_with_tax: totalWithTax };
+}
+
+const addsUp = ({ subtotal, discount, total }) => discount <= subtotal && total === subtotal - discount;
+
+// 5.7 format_receipt ----------------------------------------------------------
+
+// The fields of add_tax's output that a receipt prints.
+const TaxedCart = Shape.object({
+  currency: Shape.string(),
+  lines: Shape.array(Shape.object({ sku: Shape.string(), subtotal: Shape.int(), discount: Shape.int() })),
+  subtotal: Shape.int(),
+  discount: Shape.int(),
+  tax_rate_bp: Shape.int({ max: MAX_RATE_BP }),
+  tax: Shape.int(),
+  total_with_tax: Shape.int(),
+});
+
+/** Every row is this many Unicode scalar values, then `\n`. */
+const WIDTH = 40;
+
+export function format_receipt() {
+  const cart = Host.input(TaxedCart);
+  if (!/^[A-Z]{3}$/.test(cart.currency)) {
+    throw new PluginError(
+      "invalid_input",
+      `\`currency\`: expected three letters A-Z, found ${JSON.stringify(cart.currency)}`,
+    );
+  }
+  const places = decimalsOf(cart.currency);
+  const amount = (minor, sign = "") => `${sign}${decimal(minor, places)} ${cart.currency}`;
+  const rows = [];
+  for (const line of cart.lines) {
+    // A control character (category Cc) would break the layout: it prints as U+FFFD.
+    rows.push(row(line.sku.replace(/[\u0000-\u001f\u007f-\u009f]/g, "\uFFFD"), amount(line.subtotal)));
+    if (line.discount > 0) rows.push(row("  discount", amount(line.discount, "-")));
+  }
+  rows.push("-".repeat(WIDTH));
+  rows.push(row("Subtotal", amount(cart.subtotal)));
+  rows.push(row("Discount", amount(cart.discount, cart.discount > 0 ? "-" : "")));
+  rows.push(row(`Tax ${decimal(cart.tax_rate_bp, 2)}%`, amount(cart.tax)));
+  rows.push(row("Total", amount(cart.total_with_tax)));
+  return { receipt: rows.map((text) => `${text}\n`).join("") };
+}
+
+/**
+ * `label` left, `amount` (ASCII) right, WIDTH scalar values in all; a label
+ * that leaves no space before the amount is cut with `…`. Spreading a
+ * string splits it into scalar values, never into halves of a pair.
+ */
+function row(label, amount) {
+  const room = WIDTH - 1 - amount.length;
+  let scalars = [...label];
+  if (scalars.length > room) scalars = [...scalars.slice(0, room - 1), "\u2026"];
+  return scalars.join("") + " ".repeat(WIDTH - scalars.length - amount.length) + amount;
+}
+
+/** `value` (a safe integer) with `places` digits after the point: `decimal(5, 2)` is `0.05`. */
+function decimal(value, places) {
+  if (places === 0) return String(value);
+  const digits = String(value).padStart(places + 1, "0");
+  return `${digits.slice(0, -places)}.${digits.slice(-places)}`;
+}
+
+/** The contract's table of decimals per currency (from ISO 4217). */
+function decimalsOf(currency) {
+  if ("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(" ").includes(currency)) return 0;
+  if ("BHD IQD JOD KWD LYD OMR TND".split(" ").includes(currency)) return 3;
+  if (currency === "CLF" || currency === "UYW") return 4;
+  return 2;
+}

@@ -1,5 +1,6 @@
 //! The `polyplug` command: a thin CLI over the library.
 
+mod admin;
 mod call;
 mod serve;
 mod sign;
@@ -90,6 +91,18 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Ask a running `polyplug serve`'s admin API to upload, activate or
+    /// roll back a version, list versions or reload. The token comes from
+    /// `POLYPLUG_ADMIN_TOKEN`; a refusal prints `error[<kind>]: ...` and
+    /// exits 1.
+    Admin {
+        /// The admin API's base URL (default: `[admin] listen` of the
+        /// config file, else `http://127.0.0.1:8081`).
+        #[arg(long, env = "POLYPLUG_ADMIN_URL")]
+        url: Option<String>,
+        #[command(subcommand)]
+        action: admin::Action,
+    },
     /// Sign a module for a plugin name and version: writes
     /// `<module>.minisig`, where loading looks for it.
     ///
@@ -122,6 +135,18 @@ const LOAD_FAILED: u8 = 3;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Admin { url, action } = cli.command {
+        let done =
+            admin::Target::new(url, &cli.config).and_then(|target| admin::run(&target, action));
+        return match done {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(CALL_FAILED),
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::from(CALL_FAILED)
+            }
+        };
+    }
     // Keys and signatures are made before any config exists.
     let done = match &cli.command {
         Command::Keygen { dir, name, force } => Some(sign::keygen(dir, name, *force)),
@@ -168,13 +193,9 @@ async fn main() -> ExitCode {
         server.watch |= watch;
         return serve::run(config, server).await;
     }
-    let host = match tokio::task::spawn_blocking(move || Host::new(config)).await {
-        Ok(Ok(host)) => host,
-        Ok(Err(err)) => {
-            eprintln!("error: {err}");
-            return ExitCode::from(LOAD_FAILED);
-        }
-        Err(join) => std::panic::resume_unwind(join.into_panic()),
+    let host = match load(config).await {
+        Ok(host) => host,
+        Err(exit) => return exit,
     };
     match cli.command {
         Command::Call {
@@ -200,9 +221,23 @@ async fn main() -> ExitCode {
         Command::Keygen { .. }
         | Command::Sign { .. }
         | Command::Serve { .. }
+        | Command::Admin { .. }
         | Command::Test(_) => {
             unreachable!("run before loading")
         }
+    }
+}
+
+/// Loads every plugin of `config` (off the async threads: compiling is
+/// CPU-bound), or says why not and gives the exit status.
+async fn load(config: HostConfig) -> Result<Host, ExitCode> {
+    match tokio::task::spawn_blocking(move || Host::new(config)).await {
+        Ok(Ok(host)) => Ok(host),
+        Ok(Err(err)) => {
+            eprintln!("error: {err}");
+            Err(ExitCode::from(LOAD_FAILED))
+        }
+        Err(join) => std::panic::resume_unwind(join.into_panic()),
     }
 }
 

@@ -28,13 +28,9 @@ pub async fn run(mut config: HostConfig, server: ServerConfig) -> ExitCode {
         return ExitCode::from(LOAD_FAILED);
     }
     let admin_listen = config.admin.listen;
-    let host = match tokio::task::spawn_blocking(move || Host::new(config)).await {
-        Ok(Ok(host)) => host,
-        Ok(Err(err)) => {
-            eprintln!("error: {err}");
-            return ExitCode::from(LOAD_FAILED);
-        }
-        Err(join) => std::panic::resume_unwind(join.into_panic()),
+    let host = match crate::load(config).await {
+        Ok(host) => host,
+        Err(exit) => return exit,
     };
     let admin = admin.map(|admin| (admin, admin_listen));
     match serve(host, &server, admin).await {

@@ -66,3 +66,61 @@ fn without_a_token_there_is_no_admin_api() {
     let server = Server::start(&dir.path().join("polyplug.toml"), &[], false);
     assert!(support::request(server.admin, "POST", "/admin/reload", &[], b"").is_none());
 }
+
+/// `polyplug admin <args>` against `server`, with `token`.
+fn admin(server: &Server, token: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_polyplug"))
+        .arg("admin")
+        .args(args)
+        .env("POLYPLUG_ADMIN_URL", format!("http://{}", server.admin))
+        .env("POLYPLUG_ADMIN_TOKEN", token)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn polyplug_admin_uploads_activates_and_reports_refusals_with_exit_status_1() {
+    let dir = project("1");
+    let server = Server::start(&dir.path().join("polyplug.toml"), &[], true);
+    let module = dir.path().join("next.wasm");
+    std::fs::write(&module, build("2")).unwrap();
+
+    let uploaded = admin(
+        &server,
+        support::TOKEN,
+        &["upload", "a", module.to_str().unwrap()],
+    );
+    assert!(uploaded.status.success(), "{uploaded:?}");
+    let answer: serde_json::Value = serde_json::from_slice(&uploaded.stdout).unwrap();
+    let sha256 = answer["sha256"].as_str().unwrap();
+    let activated = admin(&server, support::TOKEN, &["activate", "a", sha256]);
+    assert!(activated.status.success(), "{activated:?}");
+    assert_eq!(server.call("a", "answer").as_deref(), Some("2"));
+
+    let stale = admin(
+        &server,
+        support::TOKEN,
+        &["activate", "a", sha256, "--expect", &"0".repeat(64)],
+    );
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&stale.stderr).starts_with("error[conflict]: "),
+        "{stale:?}"
+    );
+    let forbidden = admin(&server, "not-the-token-of-this-server", &["versions", "a"]);
+    assert_eq!(forbidden.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&forbidden.stderr).starts_with("error[forbidden]: "));
+
+    std::fs::write(
+        dir.path().join("polyplug.toml"),
+        "[plugins.a]\nwasm = \"missing.wasm\"\n",
+    )
+    .unwrap();
+    let reload = admin(&server, support::TOKEN, &["reload"]);
+    assert_eq!(reload.status.code(), Some(1), "{reload:?}");
+    assert!(
+        String::from_utf8_lossy(&reload.stderr).starts_with("error[invalid_value]: "),
+        "{reload:?}"
+    );
+    assert_eq!(server.call("a", "answer").as_deref(), Some("2"));
+}

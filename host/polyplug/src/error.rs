@@ -116,6 +116,16 @@ pub enum LoadError {
         actual: String,
     },
 
+    /// A pipeline step names a plugin or function that is not loaded.
+    #[error("pipeline `{pipeline}`: step {index} (`{plugin}` `{function}`): {reason}")]
+    PipelineStep {
+        pipeline: String,
+        index: usize,
+        plugin: String,
+        function: String,
+        reason: String,
+    },
+
     #[error(
         "this host was built from a config in code, not read from a file, so there is no file to reload: call `Host::apply` with the new config"
     )]
@@ -142,6 +152,7 @@ impl LoadError {
             Self::Signature { source, .. } => source.kind(),
             Self::SmokeFailed { .. } => "smoke_failed",
             Self::SmokeMismatch { .. } => "smoke_mismatch",
+            Self::PipelineStep { .. } => "pipeline_step",
             Self::NoConfigFile => "no_config_file",
         }
     }
@@ -353,6 +364,45 @@ impl CallError {
             | Self::Start {
                 plugin, function, ..
             } => (plugin, function),
+        }
+    }
+}
+
+/// Why a pipeline run did not return output.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineError {
+    #[error("no pipeline named `{pipeline}` is loaded")]
+    UnknownPipeline { pipeline: String },
+
+    /// A step failed; `source` is that call's own error.
+    #[error("pipeline `{pipeline}`: step {index} (`{plugin}` `{function}`) failed: {source}")]
+    Step {
+        pipeline: String,
+        /// Where the step is in the pipeline, from 0.
+        index: usize,
+        plugin: String,
+        function: String,
+        source: Box<CallError>,
+    },
+
+    #[error("pipeline `{pipeline}` ran past its {} timeout (in step {index})", humantime::format_duration(*limit))]
+    Timeout {
+        pipeline: String,
+        limit: Duration,
+        /// The step running when the time ran out.
+        index: usize,
+    },
+}
+
+impl PipelineError {
+    /// A short stable name: a failed step's is its call's
+    /// [`CallError::kind`].
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::UnknownPipeline { .. } => "unknown_pipeline",
+            Self::Step { source, .. } => source.kind(),
+            Self::Timeout { .. } => "timeout",
         }
     }
 }

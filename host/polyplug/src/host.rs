@@ -16,10 +16,12 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::config::PipelineConfig;
 use crate::config::{HostConfig, Limits, PluginConfig};
-use crate::error::{CallError, LoadError};
+use crate::error::{CallError, LoadError, PipelineError};
 use crate::generation::Generation;
 use crate::metrics::{PluginMetrics, Totals};
+use crate::pipeline::{Pipeline, PipelineMetrics, PipelineRun};
 use crate::signature::SignatureError;
 use crate::stats::CallStats;
 
@@ -40,8 +42,15 @@ struct Inner {
     history: Mutex<History>,
 }
 
-/// Every plugin's current generation, by name.
-type Registry = BTreeMap<String, Arc<Generation>>;
+/// What calls see: every plugin's current generation, by name, and the
+/// pipelines over them. A call or a pipeline run takes one snapshot.
+#[derive(Clone, Default)]
+struct Registry {
+    plugins: Plugins,
+    pipelines: BTreeMap<String, Arc<Pipeline>>,
+}
+
+type Plugins = BTreeMap<String, Arc<Generation>>;
 
 /// What changes left behind: how each plugin's reloads went, and the
 /// generations replaced or removed while calls still ran on them.
@@ -115,6 +124,10 @@ pub struct ReloadFailure {
 #[non_exhaustive]
 pub struct Reload {
     pub plugins: BTreeMap<String, Change>,
+    /// Pipelines of the new config whose steps do not check against the
+    /// plugins now loaded: each keeps its previous definition, if it had
+    /// one.
+    pub pipeline_errors: BTreeMap<String, LoadError>,
 }
 
 /// What a reload did to one plugin.
@@ -148,9 +161,9 @@ impl Reload {
             })
     }
 
-    /// Whether every plugin's change went through.
+    /// Whether every plugin's change and every pipeline went through.
     pub fn is_success(&self) -> bool {
-        self.errors().next().is_none()
+        self.errors().next().is_none() && self.pipeline_errors.is_empty()
     }
 }
 
@@ -170,10 +183,17 @@ impl Host {
     /// name) that does not load.
     pub fn new(config: HostConfig) -> Result<Self, LoadError> {
         crate::lane::start();
-        let registry = stage_all(config.plugins)
+        let plugins = stage_all(config.plugins)
             .into_iter()
             .map(|(name, staged)| Ok((name, staged?)))
-            .collect::<Result<Registry, LoadError>>()?;
+            .collect::<Result<Plugins, LoadError>>()?;
+        let mut pipelines = BTreeMap::new();
+        for (name, pipeline) in config.pipelines {
+            let pipeline = Pipeline::new(&name, pipeline);
+            pipeline.check(&plugins)?;
+            pipelines.insert(name, Arc::new(pipeline));
+        }
+        let registry = Registry { plugins, pipelines };
         Ok(Self {
             inner: Arc::new(Inner {
                 registry: ArcSwap::from_pointee(registry),
@@ -218,21 +238,20 @@ impl Host {
         let mut plugins = BTreeMap::new();
         let mut changed = Vec::new();
         for (name, plugin) in config.plugins {
-            match live.get(&name) {
+            match live.plugins.get(&name) {
                 Some(current) if current.is_loaded_from(&plugin) => {
                     plugins.insert(name, Change::Unchanged);
                 }
                 _ => changed.push((name, plugin)),
             }
         }
-        let removed: Vec<String> = live
-            .keys()
+        let removed: Vec<String> = (live.plugins.keys())
             .filter(|name| !plugins.contains_key(*name) && !changed.iter().any(|(n, _)| n == *name))
             .cloned()
             .collect();
         let mut staged = BTreeMap::new();
         for (name, outcome) in stage_all(changed) {
-            let outcome = outcome.and_then(|new| refuse_downgrade(live.get(&name), new));
+            let outcome = outcome.and_then(|new| refuse_downgrade(live.plugins.get(&name), new));
             match outcome {
                 Ok(generation) => {
                     staged.insert(name, generation);
@@ -242,20 +261,25 @@ impl Host {
                 }
             }
         }
+        let mut pipeline_errors = BTreeMap::new();
         let previous = self.commit(|registry| {
             for name in &removed {
-                registry.remove(name);
+                registry.plugins.remove(name);
             }
             for (name, generation) in &staged {
-                registry.insert(name.clone(), generation.clone());
+                registry.plugins.insert(name.clone(), generation.clone());
             }
+            let (pipelines, errors) =
+                pipelines_over(&registry.plugins, &registry.pipelines, config.pipelines);
+            registry.pipelines = pipelines;
+            pipeline_errors = errors;
         });
         for name in removed {
             tracing::info!(plugin = %name, "removed; calls running on it finish");
             plugins.insert(name, Change::Removed);
         }
         for (name, generation) in staged {
-            let change = match previous.get(&name) {
+            let change = match previous.plugins.get(&name) {
                 Some(old) => Change::Replaced {
                     from: old.sha256.clone(),
                     to: generation.sha256.clone(),
@@ -266,7 +290,13 @@ impl Host {
             };
             plugins.insert(name, change);
         }
-        let reload = Reload { plugins };
+        for (name, err) in &pipeline_errors {
+            tracing::error!(pipeline = %name, reason = %err, "pipeline not changed: its steps do not check");
+        }
+        let reload = Reload {
+            plugins,
+            pipeline_errors,
+        };
         self.record(&reload);
         reload
     }
@@ -307,14 +337,16 @@ impl Host {
             .1
             .and_then(|new| match downgrade {
                 true => Ok(new),
-                false => refuse_downgrade(live.get(plugin), new),
+                false => refuse_downgrade(live.plugins.get(plugin), new),
             });
         let change = match staged {
             Ok(generation) => {
                 let previous = self.commit(|registry| {
-                    registry.insert(plugin.to_string(), generation.clone());
+                    registry
+                        .plugins
+                        .insert(plugin.to_string(), generation.clone());
                 });
-                match previous.get(plugin) {
+                match previous.plugins.get(plugin) {
                     Some(old) => Change::Replaced {
                         from: old.sha256.clone(),
                         to: generation.sha256.clone(),
@@ -328,6 +360,7 @@ impl Host {
         };
         let mut reload = Reload {
             plugins: BTreeMap::from([(plugin.to_string(), change)]),
+            pipeline_errors: BTreeMap::new(),
         };
         self.record(&reload);
         match reload.plugins.remove(plugin) {
@@ -341,9 +374,9 @@ impl Host {
     pub fn remove(&self, plugin: &str) -> bool {
         let _changing = lock(&self.inner.changing);
         let previous = self.commit(|registry| {
-            registry.remove(plugin);
+            registry.plugins.remove(plugin);
         });
-        previous.contains_key(plugin)
+        previous.plugins.contains_key(plugin)
     }
 
     /// The config file [`Host::reload`] reads, if the host came from one.
@@ -368,8 +401,8 @@ impl Host {
         let current = self.inner.registry.load();
         let mut history = lock(&self.inner.history);
         history.retired.retain(|old| old.strong_count() > 0);
-        for (name, old) in previous.iter() {
-            if current.get(name).is_none_or(|now| !Arc::ptr_eq(now, old)) {
+        for (name, old) in previous.plugins.iter() {
+            if (current.plugins.get(name)).is_none_or(|now| !Arc::ptr_eq(now, old)) {
                 history.retired.push(Arc::downgrade(old));
             }
         }
@@ -482,10 +515,66 @@ impl Host {
         }
     }
 
+    /// Runs pipeline `name` on `input` (raw JSON bytes): each step's
+    /// output is the next step's input, every step runs on the plugin
+    /// generations current when the run started (a reload meanwhile never
+    /// mixes versions), and the pipeline's `timeout` bounds the whole run.
+    /// A failed step is named in the error, with its call's own error.
+    pub async fn call_pipeline(
+        &self,
+        name: &str,
+        input: impl Into<Vec<u8>>,
+    ) -> Result<Vec<u8>, PipelineError> {
+        self.run_pipeline(name, input.into(), false)
+            .await
+            .map(|run| run.output)
+    }
+
+    /// [`Host::call_pipeline`], returning every step's output too.
+    pub async fn call_pipeline_traced(
+        &self,
+        name: &str,
+        input: impl Into<Vec<u8>>,
+    ) -> Result<PipelineRun, PipelineError> {
+        self.run_pipeline(name, input.into(), true).await
+    }
+
+    async fn run_pipeline(
+        &self,
+        name: &str,
+        input: Vec<u8>,
+        trace: bool,
+    ) -> Result<PipelineRun, PipelineError> {
+        let snapshot = self.inner.registry.load_full();
+        let pipeline =
+            snapshot
+                .pipelines
+                .get(name)
+                .ok_or_else(|| PipelineError::UnknownPipeline {
+                    pipeline: name.to_string(),
+                })?;
+        pipeline.run(&snapshot.plugins, input, trace).await
+    }
+
+    /// The loaded pipelines, by name.
+    pub fn pipelines(&self) -> BTreeMap<String, PipelineConfig> {
+        let registry = self.inner.registry.load();
+        (registry.pipelines.iter())
+            .map(|(name, pipeline)| (name.clone(), pipeline.config.clone()))
+            .collect()
+    }
+
+    /// A snapshot of every pipeline's counters (its steps' calls count in
+    /// their plugins' [`Host::metrics`] too).
+    pub fn pipeline_metrics(&self) -> Vec<PipelineMetrics> {
+        let registry = self.inner.registry.load();
+        registry.pipelines.values().map(|p| p.metrics()).collect()
+    }
+
     /// The loaded plugins, by name, with their live counters.
     pub fn plugins(&self) -> impl Iterator<Item = PluginInfo> + use<> {
         let registry = self.inner.registry.load_full();
-        let plugins: Vec<Arc<Generation>> = registry.values().cloned().collect();
+        let plugins: Vec<Arc<Generation>> = registry.plugins.values().cloned().collect();
         let host = self.clone();
         plugins.into_iter().map(move |plugin| PluginInfo {
             name: plugin.name.clone(),
@@ -516,6 +605,7 @@ impl Host {
         self.inner
             .registry
             .load()
+            .plugins
             .values()
             .map(|plugin| {
                 let mut metrics =
@@ -530,12 +620,42 @@ impl Host {
         self.inner
             .registry
             .load()
+            .plugins
             .get(name)
             .cloned()
             .ok_or_else(|| CallError::UnknownPlugin {
                 plugin: name.to_string(),
             })
     }
+}
+
+/// The pipelines of a new config, checked against the plugins they will
+/// run on: an unchanged one keeps its counters; one that does not check
+/// keeps its previous definition if it had one, and its error is returned.
+fn pipelines_over(
+    plugins: &Plugins,
+    live: &BTreeMap<String, Arc<Pipeline>>,
+    configs: BTreeMap<String, PipelineConfig>,
+) -> (BTreeMap<String, Arc<Pipeline>>, BTreeMap<String, LoadError>) {
+    let (mut pipelines, mut errors) = (BTreeMap::new(), BTreeMap::new());
+    for (name, config) in configs {
+        let pipeline = match live.get(&name) {
+            Some(current) if current.config == config => current.clone(),
+            _ => Arc::new(Pipeline::new(&name, config)),
+        };
+        match pipeline.check(plugins) {
+            Ok(()) => {
+                pipelines.insert(name, pipeline);
+            }
+            Err(err) => {
+                if let Some(previous) = live.get(&name) {
+                    pipelines.insert(name.clone(), previous.clone());
+                }
+                errors.insert(name, err);
+            }
+        }
+    }
+    (pipelines, errors)
 }
 
 /// `new`, unless it is signed with a lower version than `live`.

@@ -48,6 +48,7 @@ mod host;
 mod lane;
 mod metrics;
 mod module;
+mod pipeline;
 mod pool;
 mod runtime;
 pub mod signature;
@@ -55,13 +56,14 @@ mod stats;
 
 pub use config::units::format_size;
 pub use config::{
-    AdminConfig, AllowedPath, HostConfig, HostPattern, Limits, LogFormat, PluginConfig,
-    ServerConfig, SmokeCall, WasmSource,
+    AdminConfig, AllowedPath, HostConfig, HostPattern, Limits, LogFormat, MAX_PIPELINE_STEPS,
+    PipelineConfig, PipelineStep, PluginConfig, ServerConfig, SmokeCall, WasmSource,
 };
 pub use contract::{JsonProblem, MAX_DEPTH};
-pub use error::{CallError, LoadError};
+pub use error::{CallError, LoadError, PipelineError};
 pub use host::{Change, Host, PluginInfo, Reload, ReloadFailure, ReloadStatus};
 pub use metrics::{FunctionMetrics, LATENCY_BUCKETS, PluginMetrics, Totals};
+pub use pipeline::{PipelineMetrics, PipelineRun, StepOutput};
 pub use runtime::engine::CACHE_CONFIG_ENV;
 pub use runtime::log::GUEST_LOG;
 pub use signature::{SignatureError, Signed, TrustedKey};

@@ -3,7 +3,8 @@
 //! | route | what it does |
 //! |---|---|
 //! | `POST /v1/plugins/{plugin}/{function}` | the body is the input; the plugin's JSON output comes back |
-//! | `GET /v1/plugins` | every plugin: functions, limits, hash, live counters |
+//! | `GET /v1/plugins` | every plugin: its current generation (sha256, signed version, loaded at), functions, limits, live counters, calls still draining on older generations, reloads and the last reload error; and `not_loaded`, plugins whose first version failed |
+//! | `POST /v1/pipelines/{pipeline}` | the body is the first step's input; the last step's output comes back (`?trace=true`: `{"output", "trace": [{"plugin", "function", "output", "ms"}]}`) |
 //! | `GET /healthz` | the process is up |
 //! | `GET /readyz` | it takes calls (503 once shutdown has begun) |
 //! | `GET /metrics` | OpenMetrics text (`prometheus-client`; `metrics.rs`) |
@@ -33,7 +34,7 @@ pub mod watch;
 
 use polyplug::ServerConfig;
 use polyplug::format_size;
-use polyplug::{CallError, Host};
+use polyplug::{CallError, Host, PipelineError};
 
 #[derive(Clone)]
 struct App {
@@ -58,6 +59,7 @@ fn router_with(host: Arc<Host>, config: &ServerConfig, ready: Arc<AtomicBool>) -
     Router::new()
         .route("/v1/plugins/{plugin}/{function}", post(call))
         .route("/v1/plugins", get(list))
+        .route("/v1/pipelines/{pipeline}", post(pipeline))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readiness))
         .route("/metrics", get(self::metrics))
@@ -112,12 +114,99 @@ async fn call(
         Err(rejection) => return body_rejected(&app, &plugin, &function, rejection),
     };
     match app.host.call_json(&plugin, &function, body).await {
-        Ok(output) => ([(header::CONTENT_TYPE, "application/json")], output).into_response(),
+        Ok(output) => return_output(output),
         Err(err) => {
             tracing::debug!(kind = err.kind(), "{err}");
             error_response(&err)
         }
     }
+}
+
+async fn pipeline(
+    State(app): State<App>,
+    Path(name): Path<String>,
+    uri: axum::http::Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return body_rejected(&app, &name, "", rejection),
+    };
+    let trace = uri.query().is_some_and(|query| {
+        query
+            .split('&')
+            .any(|pair| pair == "trace=true" || pair == "trace=1")
+    });
+    let run = match trace {
+        false => app.host.call_pipeline(&name, body).await.map(return_output),
+        true => app
+            .host
+            .call_pipeline_traced(&name, body)
+            .await
+            .map(|run| traced(&run)),
+    };
+    run.unwrap_or_else(|err| {
+        tracing::debug!(kind = err.kind(), "{err}");
+        pipeline_error_response(&err)
+    })
+}
+
+fn return_output(output: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], output).into_response()
+}
+
+/// A traced run: the output, and every step's.
+fn traced(run: &polyplug::PipelineRun) -> Response {
+    // Outputs passed the contract's check, so they parse.
+    let parse = |bytes: &[u8]| serde_json::from_slice::<Value>(bytes).unwrap_or(Value::Null);
+    let steps: Vec<Value> = (run.trace.iter())
+        .map(|step| {
+            json!({
+                "plugin": step.plugin,
+                "function": step.function,
+                "output": parse(&step.output),
+                "ms": step.elapsed.as_secs_f64() * 1e3,
+            })
+        })
+        .collect();
+    axum::Json(json!({"output": parse(&run.output), "trace": steps})).into_response()
+}
+
+/// A failed pipeline: the failing step's status and error, with the step
+/// named.
+fn pipeline_error_response(err: &PipelineError) -> Response {
+    let (status, mut error) = match err {
+        PipelineError::Step { source, .. } => {
+            let response = error_body(source);
+            (status_of(source), response)
+        }
+        PipelineError::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, json!({"kind": err.kind()})),
+        _ => (StatusCode::NOT_FOUND, json!({"kind": err.kind()})),
+    };
+    error["message"] = Value::from(err.to_string());
+    match err {
+        PipelineError::Step {
+            pipeline,
+            index,
+            plugin,
+            function,
+            ..
+        } => {
+            error["pipeline"] = Value::from(pipeline.as_str());
+            error["step"] = json!({"index": index, "plugin": plugin, "function": function});
+        }
+        PipelineError::Timeout {
+            pipeline, index, ..
+        } => {
+            error["pipeline"] = Value::from(pipeline.as_str());
+            error["step"] = json!({ "index": index });
+        }
+        PipelineError::UnknownPipeline { pipeline } => {
+            error["pipeline"] = Value::from(pipeline.as_str());
+        }
+        _ => {}
+    }
+    (status, axum::Json(json!({ "error": error }))).into_response()
 }
 
 /// The HTTP status a failed call answers with.
@@ -140,6 +229,18 @@ pub fn status_of(err: &CallError) -> StatusCode {
 }
 
 fn error_response(err: &CallError) -> Response {
+    let error = error_body(err);
+    let mut response = (status_of(err), axum::Json(json!({ "error": error }))).into_response();
+    if matches!(err, CallError::Busy { .. }) {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    }
+    response
+}
+
+/// A failed call's `error` object.
+fn error_body(err: &CallError) -> Value {
     let (plugin, function) = err.target();
     let mut error = json!({
         "kind": err.kind(),
@@ -150,13 +251,7 @@ fn error_response(err: &CallError) -> Response {
     if let CallError::Plugin { code, .. } = err {
         error["code"] = Value::from(code.as_str());
     }
-    let mut response = (status_of(err), axum::Json(json!({ "error": error }))).into_response();
-    if matches!(err, CallError::Busy { .. }) {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-    }
-    response
+    error
 }
 
 fn body_rejected(app: &App, plugin: &str, function: &str, rejection: BytesRejection) -> Response {
@@ -187,6 +282,8 @@ async fn list(State(app): State<App>) -> axum::Json<Value> {
                 "functions": p.functions,
                 "language": p.language,
                 "sha256": p.sha256,
+                "version": p.version.as_ref().map(ToString::to_string),
+                "signed_by": p.signed_by,
                 "wasi": p.wasi,
                 "load_ms": p.load_time.as_secs_f64() * 1e3,
                 "loaded_at": humantime::format_rfc3339_millis(p.loaded_at).to_string(),

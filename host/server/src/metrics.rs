@@ -144,6 +144,42 @@ impl Collector for HostCollector {
             MetricType::Gauge,
             |p| p.calls_draining as i64,
         )?;
+        let pipelines = self.0.pipeline_metrics();
+        let mut family = encoder.encode_descriptor(
+            "polyplug_pipeline_runs",
+            "Pipeline runs, by result (`ok`, `timeout`, or `failed` at some step).",
+            None,
+            MetricType::Counter,
+        )?;
+        for p in &pipelines {
+            let failed: u64 = p.step_failures.iter().map(|(_, _, n)| n).sum();
+            for (result, count) in [
+                ("ok", p.succeeded),
+                ("timeout", p.timeouts),
+                ("failed", failed),
+            ] {
+                let labels = [("pipeline", p.pipeline.as_str()), ("result", result)];
+                ConstCounter::new(count).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        let mut family = encoder.encode_descriptor(
+            "polyplug_pipeline_step_failures",
+            "Pipeline runs that failed at a step.",
+            None,
+            MetricType::Counter,
+        )?;
+        for p in &pipelines {
+            for (index, (plugin, function, count)) in p.step_failures.iter().enumerate() {
+                let step = index.to_string();
+                let labels = [
+                    ("pipeline", p.pipeline.as_str()),
+                    ("step", step.as_str()),
+                    ("plugin", plugin.as_str()),
+                    ("function", function.as_str()),
+                ];
+                ConstCounter::new(*count).encode(family.encode_family(&labels)?)?;
+            }
+        }
         let mut family = encoder.encode_descriptor(
             "polyplug_reloads",
             "New plugin versions staged, by result (`ok`: it serves; `failed`: refused, the previous version kept serving).",

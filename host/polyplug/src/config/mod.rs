@@ -7,6 +7,7 @@
 //! a [`HostConfig`] directly.
 
 mod hosts;
+mod pipeline;
 mod raw;
 pub(crate) mod units;
 
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use hosts::{HostPattern, HostRule, PortRule, Scheme};
+pub use pipeline::{MAX_PIPELINE_STEPS, PipelineConfig, PipelineStep};
 
 use crate::contract::{JsonProblem, check_json};
 use crate::error::LoadError;
@@ -42,6 +44,8 @@ pub struct HostConfig {
     pub plugins: BTreeMap<String, PluginConfig>,
     pub server: ServerConfig,
     pub admin: AdminConfig,
+    /// Plugins called one after another (`[pipelines.<name>]`).
+    pub pipelines: BTreeMap<String, PipelineConfig>,
 }
 
 /// Where `polyplug serve`'s admin API listens and keeps uploaded versions
@@ -439,11 +443,17 @@ impl Validator<'_> {
             .collect::<Result<_, LoadError>>()?;
         let largest_input = plugins.values().map(|p| p.limits.max_input).max();
         let server = self.server(&raw.server, largest_input.unwrap_or_default())?;
+        let pipelines = raw
+            .pipelines
+            .iter()
+            .map(|(name, pipeline)| Ok((name.clone(), self.pipeline(name, pipeline, &plugins)?)))
+            .collect::<Result<_, LoadError>>()?;
         Ok(HostConfig {
             file: Some(self.file.to_path_buf()),
             plugins,
             server,
             admin: self.admin(&raw.admin)?,
+            pipelines,
         })
     }
 

@@ -19,6 +19,23 @@ pub struct RawFile {
     pub signatures: RawSignatures,
     #[serde(default)]
     pub admin: RawAdmin,
+    #[serde(default)]
+    pub pipelines: BTreeMap<String, RawPipeline>,
+}
+
+/// `[pipelines.<name>]`: steps, and the whole run's timeout.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPipeline {
+    pub steps: Vec<RawStep>,
+    pub timeout: Option<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    pub plugin: String,
+    pub function: String,
 }
 
 /// `[admin]`: the admin API of `polyplug serve`.
