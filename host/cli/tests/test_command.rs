@@ -395,6 +395,24 @@ fn a_case_config_replaces_the_plugin_config_for_that_case() {
 }
 
 #[test]
+fn a_case_config_skips_the_smoke_calls_that_check_the_plugin_config() {
+    let project = Project::new();
+    project
+        .write(
+            "polyplug.toml",
+            "[plugins.shop]\nwasm = \"shop.wat\"\nconfig.answer = \"{\\\"from\\\":\\\"toml\\\"}\"\n\
+             smoke = [{ function = \"setting\", input = {}, expect = { from = \"toml\" } }]\n",
+        )
+        .case("setting", "from_case", "output.json", r#"{"from":"case"}"#)
+        .write(
+            "tests/vectors/setting/from_case.config.json",
+            r#"{"answer": {"from": "case"}}"#,
+        );
+    let out = project.test(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+}
+
+#[test]
 fn cases_run_only_against_the_plugins_that_export_their_function() {
     let project = Project::new();
     project
