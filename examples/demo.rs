@@ -25,6 +25,18 @@ const CALLS: &[(&str, &str)] = &[
         "analyze_text",
         r#"{"text":"Grüße aus Köln 🎉 — naïve café"}"#,
     ),
+    (
+        "normalize_cart",
+        r#"{"cart":{"currency":" eur","lines":[{"sku":" sock-1 ","quantity":2,"unit_price":499,"tags":["Wool","wool"]}]}}"#,
+    ),
+    (
+        "add_tax",
+        r#"{"currency":"EUR","lines":[{"sku":"SOCK-1","subtotal":998,"discount":0,"total":998,"applied":[]}],"subtotal":998,"discount":0,"total":998}"#,
+    ),
+    (
+        "format_receipt",
+        r#"{"currency":"JPY","lines":[{"sku":"お茶","subtotal":300,"discount":0,"total":300,"applied":[]}],"subtotal":300,"discount":0,"total":300,"tax_rate_bp":1000,"tax":30,"total_with_tax":330}"#,
+    ),
     // example.com is not in `allowed_hosts`: the host refuses the request.
     ("fetch_json", r#"{"url":"https://example.com/data.json"}"#),
 ];
@@ -66,7 +78,39 @@ async fn main() -> anyhow::Result<()> {
     if disagreements > 0 {
         anyhow::bail!("{disagreements} results differ between languages");
     }
-    println!("every language returned identical results");
+    println!("every language returned identical results\n");
+    checkout(&host).await
+}
+
+/// The `checkout` pipeline: a cart through four plugins in four languages.
+async fn checkout(host: &Host) -> anyhow::Result<()> {
+    let input = include_str!("pipelines/checkout/shop_front_cart.input.json").trim_end();
+    println!("pipeline checkout {input}");
+    let started = Instant::now();
+    let run = host.call_pipeline_traced("checkout", input).await?;
+    let steps = &host.pipelines()["checkout"].steps;
+    for (step, output) in steps.iter().zip(&run.trace) {
+        let text = String::from_utf8_lossy(&output.output);
+        println!(
+            "  {:<15} {:>9.3} ms  {}: {}",
+            step.plugin,
+            output.elapsed.as_secs_f64() * 1e3,
+            step.function,
+            if text.len() > 100 {
+                format!("{}…", &text[..text.floor_char_boundary(100)])
+            } else {
+                text.into_owned()
+            }
+        );
+    }
+    let receipt: serde_json::Value = serde_json::from_slice(&run.output)?;
+    println!(
+        "  the whole run took {:.3} ms; the receipt:\n",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    for line in receipt["receipt"].as_str().unwrap_or_default().lines() {
+        println!("    {line}");
+    }
     Ok(())
 }
 

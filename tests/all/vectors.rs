@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use polyplug::{CallError, Host, HostPattern};
+use polyplug::{CallError, Host, HostPattern, PipelineError};
 
 use crate::support::{self, ASSEMBLYSCRIPT, GO, Guest, JS, RUST, TestServer};
 
@@ -154,35 +154,18 @@ async fn js_guest_passes_every_vector() {
     run_all(JS).await;
 }
 
-/// One step of `examples/pipelines/<name>/pipeline.json`.
-#[derive(serde::Deserialize)]
-struct Step {
-    guest: String,
-    function: String,
-    config: BTreeMap<String, String>,
-}
-
-/// The checkout pipeline's vectors (docs/contract.md, section 7), chained
-/// step by step through the reference guests: each step's output bytes are
-/// the next step's input; a failure must come from the expected step.
+/// The checkout pipeline's vectors (docs/contract.md, section 7), run as
+/// `examples/polyplug.toml` declares the pipeline, through
+/// `Host::call_pipeline`: a failure must come from the expected step.
 #[tokio::test(flavor = "multi_thread")]
-async fn checkout_pipeline_passes_its_vectors_step_by_step() {
+async fn checkout_pipeline_passes_its_vectors() {
     let dir = support::repo_root().join("examples/pipelines/checkout");
-    let pipeline: serde_json::Value =
-        serde_json::from_slice(&fs::read(dir.join("pipeline.json")).unwrap()).unwrap();
-    let steps: Vec<Step> = serde_json::from_value(pipeline["steps"].clone()).unwrap();
-    let hosts: Vec<Host> = steps
-        .iter()
-        .map(|step| {
-            let guest = [RUST, GO, ASSEMBLYSCRIPT, JS]
-                .into_iter()
-                .find(|guest| guest.language == step.guest)
-                .unwrap_or_else(|| panic!("no reference guest `{}`", step.guest));
-            let mut plugin = guest.plugin();
-            plugin.config = step.config.clone();
-            support::host_with("step", plugin)
-        })
-        .collect();
+    let config = support::repo_root().join("examples/polyplug.toml");
+    let host = tokio::task::spawn_blocking(move || Host::from_config_file(config))
+        .await
+        .unwrap()
+        .expect("examples/polyplug.toml loads (run `just build-guests`)");
+    assert_eq!(host.pipelines()["checkout"].steps.len(), 4);
 
     let mut inputs: Vec<_> = fs::read_dir(&dir)
         .unwrap()
@@ -199,26 +182,28 @@ async fn checkout_pipeline_passes_its_vectors_step_by_step() {
     for input_path in inputs {
         let file = input_path.file_name().unwrap().to_string_lossy();
         let name = file.trim_end_matches(".input.json").to_string();
-        let mut document = strip_newline(fs::read(&input_path).unwrap());
-        let mut failed = None;
-        for (index, (step, host)) in steps.iter().zip(&hosts).enumerate() {
-            match host
-                .call_json("step", &step.function, document.clone())
-                .await
-            {
-                Ok(output) => document = output,
-                Err(CallError::Plugin { code, .. }) => {
-                    failed = Some(serde_json::json!({
-                        "step": index, "function": step.function, "code": code,
-                    }));
-                    break;
-                }
-                Err(err) => {
-                    failed = Some(serde_json::json!({ "step": index, "error": err.to_string() }));
-                    break;
-                }
+        let input = strip_newline(fs::read(&input_path).unwrap());
+        let (document, failed) = match host.call_pipeline("checkout", input).await {
+            Ok(output) => (output, None),
+            Err(PipelineError::Step {
+                index,
+                function,
+                source,
+                ..
+            }) => {
+                let failure = match *source {
+                    CallError::Plugin { code, .. } => {
+                        serde_json::json!({"step": index, "function": function, "code": code})
+                    }
+                    other => serde_json::json!({"step": index, "error": other.to_string()}),
+                };
+                (Vec::new(), Some(failure))
             }
-        }
+            Err(other) => (
+                Vec::new(),
+                Some(serde_json::json!({"error": other.to_string()})),
+            ),
+        };
         let expected_output = fs::read(dir.join(format!("{name}.output.json"))).map(strip_newline);
         let problem = match (expected_output, failed) {
             (Ok(want), None) if want == document => continue,
