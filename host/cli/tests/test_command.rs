@@ -412,6 +412,29 @@ fn a_case_config_skips_the_smoke_calls_that_check_the_plugin_config() {
     assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
 }
 
+/// Regression: the plugin loaded again for a case's config was loaded
+/// with the config's pipelines, which name other plugins, and failed.
+#[test]
+fn a_case_config_loads_its_plugin_apart_from_pipelines_through_others() {
+    let project = Project::new();
+    project
+        .write(
+            "polyplug.toml",
+            "[plugins.shop]\nwasm = \"shop.wat\"\n\
+             [plugins.till]\nwasm = \"shop.wat\"\n\
+             [pipelines.checkout]\n\
+             steps = [{ plugin = \"shop\", function = \"quote\" }, { plugin = \"till\", function = \"quote\" }]\n",
+        )
+        .case("setting", "from_case", "output.json", r#"{"from":"case"}"#)
+        .write(
+            "tests/vectors/setting/from_case.config.json",
+            r#"{"answer": {"from": "case"}}"#,
+        );
+    let out = project.test(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    assert_eq!(stdout(&out).lines().last(), Some("2 passed, 0 failed"));
+}
+
 #[test]
 fn cases_run_only_against_the_plugins_that_export_their_function() {
     let project = Project::new();

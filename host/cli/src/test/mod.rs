@@ -238,8 +238,9 @@ impl Hosts<'_> {
                 .map_err(|err| format!("cannot admit the routes server `{authority}`: {err}"))?;
             variant.allowed_hosts.push(pattern);
         }
-        let mut host_config = self.config.clone();
-        host_config.plugins = BTreeMap::from([(plugin.to_string(), variant)]);
+        // A host of this plugin alone: what else the config declares
+        // (pipelines through other plugins, say) is not for this case.
+        let host_config = HostConfig::new([(plugin.to_string(), variant)]);
         let loaded = load(host_config).await.map_err(|err| {
             let with = match config {
                 Some(_) => "with this case's config",
