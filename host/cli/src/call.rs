@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use polyplug::{CallError, Host};
+use polyplug::{CallError, Host, PipelineError};
 use serde_json::{Value, json};
 
 /// How `polyplug call` reports.
@@ -75,4 +75,47 @@ pub fn error_json(err: &CallError) -> Value {
         error["code"] = Value::from(code.as_str());
     }
     error
+}
+
+/// `polyplug call --pipeline`: the last step's output, or the failure
+/// naming the step (`--error-json`: the HTTP API's error object, with
+/// `pipeline` and `step`).
+pub async fn run_pipeline(
+    host: &Host,
+    pipeline: &str,
+    input: Vec<u8>,
+    report: &Report,
+) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    match host.call_pipeline(pipeline, input).await {
+        Ok(output) => {
+            let _ = stdout
+                .write_all(&output)
+                .and_then(|()| stdout.write_all(b"\n"));
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            if report.error_json {
+                let mut error = match &err {
+                    PipelineError::Step { source, .. } => error_json(source),
+                    _ => json!({ "kind": err.kind() }),
+                };
+                error["message"] = Value::from(err.to_string());
+                error["pipeline"] = Value::from(pipeline);
+                if let PipelineError::Step {
+                    index,
+                    plugin,
+                    function,
+                    ..
+                } = &err
+                {
+                    error["step"] = json!({"index": index, "plugin": plugin, "function": function});
+                }
+                let _ = writeln!(stdout, "{error}");
+            } else {
+                eprintln!("error[{}]: {err}", err.kind());
+            }
+            ExitCode::from(crate::CALL_FAILED)
+        }
+    }
 }

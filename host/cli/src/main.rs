@@ -35,12 +35,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Call one function of one plugin and print its JSON output.
+    /// Call one function of one plugin and print its JSON output; or, with
+    /// `--pipeline <name> [INPUT]`, run a pipeline.
     Call {
-        plugin: String,
-        function: String,
+        #[arg(required_unless_present = "pipeline")]
+        plugin: Option<String>,
+        #[arg(required_unless_present = "pipeline")]
+        function: Option<String>,
         /// The JSON input; `-` or nothing reads standard input.
         input: Option<String>,
+        /// Run this pipeline (`[pipelines.<name>]`) instead: the only
+        /// argument then is the input.
+        #[arg(long, value_name = "NAME")]
+        pipeline: Option<String>,
         /// Read the JSON input from this file instead.
         #[arg(long, conflicts_with = "input")]
         input_file: Option<PathBuf>,
@@ -130,6 +137,7 @@ enum Command {
 /// Exit codes: 1 the command failed (a call, serving, `keygen` or `sign`),
 /// 2 usage (clap), 3 the config or a plugin could not be loaded.
 const CALL_FAILED: u8 = 1;
+const USAGE: u8 = 2;
 const LOAD_FAILED: u8 = 3;
 
 #[tokio::main]
@@ -202,9 +210,20 @@ async fn main() -> ExitCode {
             plugin,
             function,
             input,
+            pipeline,
             input_file,
             report,
         } => {
+            // With `--pipeline`, the one positional argument is the input.
+            let (target, input) = match (pipeline, plugin, function) {
+                (Some(pipeline), text, None) if input.is_none() => (Err(pipeline), text),
+                (Some(_), ..) => {
+                    eprintln!("error: with `--pipeline`, give only the input (or `--input-file`)");
+                    return ExitCode::from(USAGE);
+                }
+                (None, Some(plugin), Some(function)) => (Ok((plugin, function)), input),
+                (None, ..) => unreachable!("clap requires a plugin and a function"),
+            };
             let input = match read_input(input, input_file) {
                 Ok(input) => input,
                 Err(err) => {
@@ -212,7 +231,12 @@ async fn main() -> ExitCode {
                     return ExitCode::from(CALL_FAILED);
                 }
             };
-            call::run(&host, &plugin, &function, input, &report).await
+            match target {
+                Ok((plugin, function)) => {
+                    call::run(&host, &plugin, &function, input, &report).await
+                }
+                Err(pipeline) => call::run_pipeline(&host, &pipeline, input, &report).await,
+            }
         }
         Command::Check => {
             print_plugins(&host);

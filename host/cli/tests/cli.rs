@@ -195,3 +195,37 @@ fn plugin_log_lines_reach_the_host_log_tagged_with_the_plugin_name() {
         );
     }
 }
+
+#[test]
+fn call_runs_a_pipeline_and_names_a_failing_step() {
+    let cases = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/pipelines/checkout");
+    let read = |name: &str| std::fs::read_to_string(cases.join(name)).unwrap();
+    let out = run(
+        &mut polyplug(&["call", "--pipeline", "checkout"]),
+        read("shop_front_cart.input.json").as_bytes(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).trim_end(),
+        read("shop_front_cart.output.json").trim_end()
+    );
+
+    let input = read("price_conflict_stops_normalize_cart.input.json");
+    let out = run(
+        &mut polyplug(&["call", "--pipeline", "checkout", input.trim_end()]),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error[plugin_error]: pipeline `checkout`: step 0 "),
+        "{err}"
+    );
+    assert!(err.contains("`price_conflict`"), "{err}");
+
+    let out = run(
+        &mut polyplug(&["call", "--pipeline", "checkout", "greet", "{}"]),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
