@@ -44,6 +44,7 @@ mod error;
 mod failure;
 mod generation;
 mod host;
+mod kv;
 mod lane;
 mod metrics;
 mod module;
@@ -54,13 +55,15 @@ pub mod signature;
 
 pub use config::units::format_size;
 pub use config::{
-    AdminConfig, AllowedPath, HostConfig, HostPattern, Limits, LogFormat, MAX_PIPELINE_STEPS,
-    PipelineConfig, PipelineStep, PluginConfig, ServerConfig, SmokeCall, WasmSource,
+    AdminConfig, AllowedPath, DEFAULT_STORE, HostConfig, HostPattern, KvGrant, KvNamespace, Limits,
+    LogFormat, MAX_PIPELINE_STEPS, PipelineConfig, PipelineStep, PluginConfig, ServerConfig,
+    SmokeCall, StoreConfig, WasmSource,
 };
 pub use contract::{JsonProblem, MAX_DEPTH};
 pub use error::{CallError, LoadError, PipelineError};
 pub use host::{Change, Host, PluginInfo, Reload, ReloadFailure, ReloadStatus};
-pub use metrics::{FunctionMetrics, LATENCY_BUCKETS, PluginMetrics, Totals};
+pub use kv::{KV_OPERATIONS, KvCode};
+pub use metrics::{FunctionMetrics, KvMetrics, LATENCY_BUCKETS, PluginMetrics, Totals};
 pub use pipeline::{PipelineMetrics, PipelineRun, StepOutput};
 pub use runtime::engine::CACHE_CONFIG_ENV;
 pub use runtime::log::GUEST_LOG;
