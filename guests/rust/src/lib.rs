@@ -1,7 +1,9 @@
 //! The polyplug reference functions (docs/contract.md, section 5), one
-//! module each. `tests/vectors/` holds the cases they must pass.
+//! module each. `tests/vectors/` holds the cases they must pass; `tally`
+//! keeps state, so its cases are in `tests/all/kv.rs`.
 
 mod analyze_text;
 mod apply_discounts;
 mod fetch_json;
 mod greet;
+mod tally;
