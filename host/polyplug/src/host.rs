@@ -110,6 +110,8 @@ pub struct PluginInfo {
     /// as minisign prints it); `None` for a module loaded unsigned.
     pub signed_by: Option<String>,
     pub wasi: bool,
+    /// The key-value store it is granted, if any.
+    pub kv: Option<crate::config::KvGrant>,
     /// How long loading took (reading, checking, compiling, first instance,
     /// smoke calls).
     pub load_time: Duration,
@@ -605,6 +607,7 @@ impl Host {
             version: plugin.version.clone(),
             signed_by: plugin.signed_by.clone(),
             wasi: plugin.config.wasi,
+            kv: plugin.config.kv.clone(),
             load_time: plugin.load_time,
             loaded_at: plugin.loaded_at,
             instances_busy: plugin.pool.busy(),
