@@ -16,6 +16,11 @@
 //!   memory, fuel, input/output sizes). Everything is checked at load.
 //! - [`CallError`] and [`LoadError`]: every way a call or a load fails, as a
 //!   variant to match on.
+//! - [`StoreConfig`] and [`KvGrant`]: key-value stores (`[stores.<name>]`,
+//!   an embedded `redb` file by default) and which one, in which
+//!   namespace, a plugin may use through `polyplug_kv` (docs/contract.md,
+//!   section 7); refusals reach the plugin as [`KvCode`]s, and the store's
+//!   operations show in [`PluginMetrics::kv`].
 //! - [`JsonProblem`]: why input or output broke the JSON contract of
 //!   `docs/contract.md`.
 //! - [`signature`]: signed plugins. A plugin that trusts public keys
