@@ -145,7 +145,9 @@ impl Generation {
             }
         };
         if kv.is_none() && facts.kv_import {
-            tracing::info!(
+            // Debug, not info: a module with one stateful function among
+            // others is normal, and the CLI prints info lines.
+            tracing::debug!(
                 plugin = name,
                 "imports `polyplug_kv` but is granted no key-value store: its store operations will answer `kv_not_granted`"
             );
