@@ -101,6 +101,16 @@ impl Guest {
             .with_timeout(limits.timeout);
         extism::PluginBuilder::new(manifest)
             .with_wasi(self.wasi)
+            // The Rust guest imports polyplug's key-value function (for
+            // `tally`); plain Extism must be given one for the module to
+            // load. `greet` never calls it.
+            .with_function(
+                "polyplug_kv",
+                [extism::PTR],
+                [extism::PTR],
+                extism::UserData::default(),
+                polyplug_kv_not_granted,
+            )
             .with_fuel_limit(limits.fuel)
             .with_initialization_fuel_limit(limits.init_fuel)
             .build()
@@ -114,6 +124,10 @@ impl Guest {
             .expect("a known language")
     }
 }
+
+extism::host_fn!(polyplug_kv_not_granted(_request: Vec<u8>) -> Vec<u8> {
+    Ok(br#"{"error":{"code":"kv_not_granted","message":"no store under plain Extism"}}"#.to_vec())
+});
 
 struct Row {
     what: String,

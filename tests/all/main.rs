@@ -8,6 +8,7 @@ mod config_cases;
 mod generations;
 mod hostile;
 mod js;
+mod kv;
 mod limits;
 mod pipelines;
 mod reload;

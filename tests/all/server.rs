@@ -321,3 +321,40 @@ async fn a_refused_version_shows_in_the_listing_and_the_metrics() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_operations_show_in_the_metrics_and_grants_in_the_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rust = RUST.plugin();
+    rust.kv = Some(polyplug::KvGrant::shared("default", "cart"));
+    let mut config = HostConfig::new([("rust".to_string(), rust)]);
+    config.stores = std::collections::BTreeMap::from([(
+        "default".to_string(),
+        polyplug::StoreConfig::embedded(dir.path().join("kv.redb")),
+    )]);
+    let server = serve(Host::new(config).unwrap(), ServerConfig::default()).await;
+    for body in [
+        &br#"{"key":"a","by":1}"#[..],
+        br#"{"key":"a","by":9007199254740991}"#,
+    ] {
+        http(server.addr, "POST", "/v1/plugins/rust/tally", body).await;
+    }
+    let listing = http(server.addr, "GET", "/v1/plugins", b"").await.json();
+    let plugin = &listing["plugins"][0];
+    assert_eq!(
+        plugin["kv"],
+        json!({"store": "default", "namespace": "cart"})
+    );
+    assert_eq!(plugin["limits"]["max_kv_value"], 1 << 20);
+    let text = http(server.addr, "GET", "/metrics", b"").await.text();
+    for line in [
+        "# TYPE polyplug_kv_operations counter",
+        r#"polyplug_kv_operations_total{plugin="rust",store="default",operation="increment",result="ok"} 1"#,
+        r#"polyplug_kv_operations_total{plugin="rust",store="default",operation="increment",result="kv_overflow"} 1"#,
+        "# TYPE polyplug_kv_operation_duration_seconds histogram",
+        r#"polyplug_kv_operation_duration_seconds_count{plugin="rust",store="default",operation="increment"} 2"#,
+    ] {
+        assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
+    }
+    server.shutdown().await;
+}

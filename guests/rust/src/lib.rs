@@ -1,5 +1,6 @@
 //! The polyplug reference functions (docs/contract.md, section 5), one
-//! module each. `tests/vectors/` holds the cases they must pass.
+//! module each. `tests/vectors/` holds the cases they must pass; `tally`
+//! keeps state, so its cases are in `tests/all/kv.rs`.
 
 mod add_tax;
 mod analyze_text;
@@ -8,3 +9,4 @@ mod fetch_json;
 mod format_receipt;
 mod greet;
 mod normalize_cart;
+mod tally;

@@ -126,6 +126,20 @@ pub enum LoadError {
         reason: String,
     },
 
+    /// A plugin's `kv` grant names a store the config does not declare.
+    #[error(
+        "plugin `{plugin}`: its `kv` grant names store `{store}`, which is not declared: add `[stores.{store}]` (only `default` needs no table)"
+    )]
+    UnknownStore { plugin: String, store: String },
+
+    /// The store a plugin is granted cannot be opened.
+    #[error("plugin `{plugin}`: cannot open key-value store `{store}`: {reason}")]
+    StoreOpen {
+        plugin: String,
+        store: String,
+        reason: String,
+    },
+
     #[error(
         "this host was built from a config in code, not read from a file, so there is no file to reload: call `Host::apply` with the new config"
     )]
@@ -153,6 +167,8 @@ impl LoadError {
             Self::SmokeFailed { .. } => "smoke_failed",
             Self::SmokeMismatch { .. } => "smoke_mismatch",
             Self::PipelineStep { .. } => "pipeline_step",
+            Self::UnknownStore { .. } => "unknown_store",
+            Self::StoreOpen { .. } => "store_open",
             Self::NoConfigFile => "no_config_file",
         }
     }

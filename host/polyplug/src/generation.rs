@@ -3,19 +3,20 @@
 //! plugin's current generation from the host's registry (`host.rs`) and
 //! finishes on it, whatever replaces it meanwhile.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::config::{PluginConfig, WasmSource};
+use crate::config::{PluginConfig, StoreConfig, WasmSource};
 use crate::contract::check_json;
 use crate::error::{CallError, LoadError};
 use crate::failure::{self, Instance as Kept};
+use crate::kv::{KvLimits, Store};
 use crate::lane;
-use crate::metrics::PluginStats;
+use crate::metrics::{KvStats, PluginStats};
 use crate::module;
 use crate::pool::{Lease, Pool};
-use crate::runtime::state::Grants;
+use crate::runtime::state::{Grants, KvAccess};
 use crate::runtime::{Compiled, Failed, Instance, Setup};
 use crate::signature;
 use crate::stats::CallStats;
@@ -38,6 +39,11 @@ pub(crate) struct Generation {
     pub language: Option<String>,
     pub pool: Pool,
     pub stats: PluginStats,
+    /// Counters of its key-value store operations.
+    pub kv_stats: Arc<KvStats>,
+    /// The store its `kv` grant reached when it loaded: a reload that
+    /// points that store elsewhere restages the plugin.
+    store: Option<StoreConfig>,
     /// How long loading took (reading, checking, compiling, first instance).
     pub load_time: Duration,
     /// When loading finished.
@@ -62,7 +68,11 @@ impl Generation {
     /// that a module that cannot run (unknown imports, a trapping start-up)
     /// fails here rather than at the first call. Blocks; call it from a
     /// thread that may block.
-    pub fn load(name: &str, config: PluginConfig) -> Result<Self, LoadError> {
+    pub fn load(
+        name: &str,
+        config: PluginConfig,
+        stores: &BTreeMap<String, StoreConfig>,
+    ) -> Result<Self, LoadError> {
         let started = Instant::now();
         let label = config.wasm.to_string();
         let bytes = read_module(name, &config)?;
@@ -113,6 +123,37 @@ impl Generation {
                  set `wasi = true` for it (Go and JavaScript plugins need it)"
             )));
         }
+        let (kv, store) = match &config.kv {
+            None => (None, None),
+            Some(grant) => {
+                let store_config =
+                    stores
+                        .get(&grant.store)
+                        .ok_or_else(|| LoadError::UnknownStore {
+                            plugin: name.to_string(),
+                            store: grant.store.clone(),
+                        })?;
+                let store = Store::open(store_config).map_err(|reason| LoadError::StoreOpen {
+                    plugin: name.to_string(),
+                    store: grant.store.clone(),
+                    reason,
+                })?;
+                let access = KvAccess {
+                    store,
+                    namespace: grant.namespace_id(name).into(),
+                };
+                (Some(access), Some(store_config.clone()))
+            }
+        };
+        if kv.is_none() && facts.kv_import {
+            // Debug, not info: a module with one stateful function among
+            // others is normal, and the CLI prints info lines.
+            tracing::debug!(
+                plugin = name,
+                "imports `polyplug_kv` but is granted no key-value store: its store operations will answer `kv_not_granted`"
+            );
+        }
+        let kv_stats = Arc::new(KvStats::new(config.kv.as_ref().map(|g| g.store.as_str())));
         // Linear and kernel memory share `memory`, with at least the 1 MiB
         // Extism's kernel starts with, so a tiny limit still leaves room
         // for the input and output.
@@ -123,6 +164,9 @@ impl Generation {
             memory: config.limits.memory.max(KERNEL_INITIAL_MEMORY),
             max_http_response: config.limits.max_http_response,
             max_var_bytes: MAX_VAR_BYTES,
+            kv,
+            kv_limits: KvLimits::from(&config.limits),
+            kv_stats: kv_stats.clone(),
         };
         let wasi = config.wasi.then(|| config.allowed_paths.clone());
         let compiled = Compiled::new(
@@ -141,6 +185,8 @@ impl Generation {
             name: name.to_string(),
             pool: Pool::new(config.limits.instances, first),
             stats: PluginStats::new(&facts.functions),
+            kv_stats,
+            store,
             load_time: started.elapsed(),
             loaded_at: SystemTime::now(),
             config,
@@ -157,8 +203,12 @@ impl Generation {
     /// Loads a new generation and runs its smoke calls: what must pass
     /// before it may serve. Blocks; call it from a thread that may block
     /// and is not an async worker (start-up code may reach WASI).
-    pub fn stage(name: &str, config: PluginConfig) -> Result<Arc<Self>, LoadError> {
-        let staged = Arc::new(Self::load(name, config)?);
+    pub fn stage(
+        name: &str,
+        config: PluginConfig,
+        stores: &BTreeMap<String, StoreConfig>,
+    ) -> Result<Arc<Self>, LoadError> {
+        let staged = Arc::new(Self::load(name, config, stores)?);
         if staged.config.smoke.is_empty() {
             return Ok(staged);
         }
@@ -199,8 +249,17 @@ impl Generation {
     /// Whether loading `config` would give this very generation again: the
     /// same config and the same module bytes. A module that cannot be read
     /// now counts as changed, so that restaging reports why.
-    pub fn is_loaded_from(&self, config: &PluginConfig) -> bool {
+    pub fn is_loaded_from(
+        &self,
+        config: &PluginConfig,
+        stores: &BTreeMap<String, StoreConfig>,
+    ) -> bool {
+        let store = config
+            .kv
+            .as_ref()
+            .and_then(|grant| stores.get(&grant.store));
         self.config == *config
+            && self.store.as_ref() == store
             && read_module(&self.name, config)
                 .is_ok_and(|bytes| fingerprint(&bytes, config) == self.source_sha256)
     }

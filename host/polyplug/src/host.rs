@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::PipelineConfig;
-use crate::config::{HostConfig, Limits, PluginConfig};
+use crate::config::{HostConfig, Limits, PluginConfig, StoreConfig, stores_for};
 use crate::error::{CallError, LoadError, PipelineError};
 use crate::generation::Generation;
 use crate::metrics::{PluginMetrics, Totals};
@@ -39,6 +39,9 @@ struct Inner {
     changing: Mutex<()>,
     /// The config file [`Host::reload`] reads.
     file: Mutex<Option<PathBuf>>,
+    /// The key-value stores of the config last applied: what
+    /// [`Host::replace`] resolves a grant against.
+    stores: Mutex<Stores>,
     history: Mutex<History>,
 }
 
@@ -51,6 +54,34 @@ struct Registry {
 }
 
 type Plugins = BTreeMap<String, Arc<Generation>>;
+
+/// The stores a config declares, and the folder an implicit `default`
+/// store lives in (the config file's, or the current directory).
+struct Stores {
+    base: PathBuf,
+    declared: BTreeMap<String, StoreConfig>,
+}
+
+impl Stores {
+    fn of(config: &HostConfig) -> Self {
+        let base = (config.file.as_deref())
+            .and_then(Path::parent)
+            .unwrap_or(Path::new(""))
+            .to_path_buf();
+        Self {
+            base,
+            declared: config.stores.clone(),
+        }
+    }
+
+    /// The stores `plugins` may be granted: those declared, and `default`.
+    fn for_plugins<'a>(
+        &self,
+        plugins: impl IntoIterator<Item = (&'a String, &'a PluginConfig)>,
+    ) -> BTreeMap<String, StoreConfig> {
+        stores_for(&self.declared, &self.base, plugins)
+    }
+}
 
 /// What changes left behind: how each plugin's reloads went, and the
 /// generations replaced or removed while calls still ran on them.
@@ -80,6 +111,8 @@ pub struct PluginInfo {
     /// as minisign prints it); `None` for a module loaded unsigned.
     pub signed_by: Option<String>,
     pub wasi: bool,
+    /// The key-value store it is granted, if any.
+    pub kv: Option<crate::config::KvGrant>,
     /// How long loading took (reading, checking, compiling, first instance,
     /// smoke calls).
     pub load_time: Duration,
@@ -183,7 +216,9 @@ impl Host {
     /// name) that does not load.
     pub fn new(config: HostConfig) -> Result<Self, LoadError> {
         crate::lane::start();
-        let plugins = stage_all(config.plugins)
+        let stores = Stores::of(&config);
+        let reachable = stores.for_plugins(&config.plugins);
+        let plugins = stage_all(config.plugins, &reachable)
             .into_iter()
             .map(|(name, staged)| Ok((name, staged?)))
             .collect::<Result<Plugins, LoadError>>()?;
@@ -199,6 +234,7 @@ impl Host {
                 registry: ArcSwap::from_pointee(registry),
                 changing: Mutex::new(()),
                 file: Mutex::new(config.file),
+                stores: Mutex::new(stores),
                 history: Mutex::default(),
             }),
         })
@@ -231,6 +267,9 @@ impl Host {
     /// while it compiles; from async code, call it in `spawn_blocking`.
     pub fn apply(&self, config: HostConfig) -> Reload {
         let _changing = lock(&self.inner.changing);
+        let stores = Stores::of(&config);
+        let reachable = stores.for_plugins(&config.plugins);
+        *lock(&self.inner.stores) = stores;
         if config.file.is_some() {
             *lock(&self.inner.file) = config.file;
         }
@@ -239,7 +278,7 @@ impl Host {
         let mut changed = Vec::new();
         for (name, plugin) in config.plugins {
             match live.plugins.get(&name) {
-                Some(current) if current.is_loaded_from(&plugin) => {
+                Some(current) if current.is_loaded_from(&plugin, &reachable) => {
                     plugins.insert(name, Change::Unchanged);
                 }
                 _ => changed.push((name, plugin)),
@@ -250,7 +289,7 @@ impl Host {
             .cloned()
             .collect();
         let mut staged = BTreeMap::new();
-        for (name, outcome) in stage_all(changed) {
+        for (name, outcome) in stage_all(changed, &reachable) {
             let outcome = outcome.and_then(|new| refuse_downgrade(live.plugins.get(&name), new));
             match outcome {
                 Ok(generation) => {
@@ -331,7 +370,9 @@ impl Host {
     fn swap(&self, plugin: &str, config: PluginConfig, downgrade: bool) -> Result<(), LoadError> {
         let _changing = lock(&self.inner.changing);
         let live = self.inner.registry.load_full();
-        let staged = stage_all(vec![(plugin.to_string(), config)])
+        let name = plugin.to_string();
+        let reachable = lock(&self.inner.stores).for_plugins([(&name, &config)]);
+        let staged = stage_all(vec![(name, config)], &reachable)
             .pop()
             .expect("one plugin staged")
             .1
@@ -585,6 +626,7 @@ impl Host {
             version: plugin.version.clone(),
             signed_by: plugin.signed_by.clone(),
             wasi: plugin.config.wasi,
+            kv: plugin.config.kv.clone(),
             load_time: plugin.load_time,
             loaded_at: plugin.loaded_at,
             instances_busy: plugin.pool.busy(),
@@ -611,6 +653,7 @@ impl Host {
                 let mut metrics =
                     (plugin.stats).snapshot(&plugin.name, plugin.pool.busy(), plugin.pool.size());
                 metrics.calls_draining = self.calls_draining(&plugin.name);
+                metrics.kv = plugin.kv_stats.snapshot();
                 metrics
             })
             .collect()
@@ -681,13 +724,14 @@ fn refuse_downgrade(
 /// [`Generation::stage`] needs.
 fn stage_all(
     plugins: impl IntoIterator<Item = (String, PluginConfig)>,
+    stores: &BTreeMap<String, StoreConfig>,
 ) -> Vec<(String, Result<Arc<Generation>, LoadError>)> {
     std::thread::scope(|scope| {
         let staging: Vec<_> = plugins
             .into_iter()
             .map(|(name, plugin)| {
                 scope.spawn(move || {
-                    let staged = Generation::stage(&name, plugin);
+                    let staged = Generation::stage(&name, plugin, stores);
                     (name, staged)
                 })
             })

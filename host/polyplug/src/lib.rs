@@ -17,6 +17,11 @@
 //!   memory, fuel, input/output sizes). Everything is checked at load.
 //! - [`CallError`] and [`LoadError`]: every way a call or a load fails, as a
 //!   variant to match on.
+//! - [`StoreConfig`] and [`KvGrant`]: key-value stores (`[stores.<name>]`,
+//!   an embedded `redb` file by default) and which one, in which
+//!   namespace, a plugin may use through `polyplug_kv` (docs/contract.md,
+//!   section 8); refusals reach the plugin as [`KvCode`]s, and the store's
+//!   operations show in [`PluginMetrics::kv`].
 //! - [`JsonProblem`]: why input or output broke the JSON contract of
 //!   `docs/contract.md`.
 //! - [`signature`]: signed plugins. A plugin that trusts public keys
@@ -45,6 +50,7 @@ mod error;
 mod failure;
 mod generation;
 mod host;
+mod kv;
 mod lane;
 mod metrics;
 mod module;
@@ -56,13 +62,15 @@ mod stats;
 
 pub use config::units::format_size;
 pub use config::{
-    AdminConfig, AllowedPath, HostConfig, HostPattern, Limits, LogFormat, MAX_PIPELINE_STEPS,
-    PipelineConfig, PipelineStep, PluginConfig, ServerConfig, SmokeCall, WasmSource,
+    AdminConfig, AllowedPath, DEFAULT_STORE, HostConfig, HostPattern, KvGrant, KvNamespace, Limits,
+    LogFormat, MAX_PIPELINE_STEPS, PipelineConfig, PipelineStep, PluginConfig, ServerConfig,
+    SmokeCall, StoreConfig, WasmSource,
 };
 pub use contract::{JsonProblem, MAX_DEPTH};
 pub use error::{CallError, LoadError, PipelineError};
 pub use host::{Change, Host, PluginInfo, Reload, ReloadFailure, ReloadStatus};
-pub use metrics::{FunctionMetrics, LATENCY_BUCKETS, PluginMetrics, Totals};
+pub use kv::{KV_OPERATIONS, KvCode};
+pub use metrics::{FunctionMetrics, KvMetrics, LATENCY_BUCKETS, PluginMetrics, Totals};
 pub use pipeline::{PipelineMetrics, PipelineRun, StepOutput};
 pub use runtime::engine::CACHE_CONFIG_ENV;
 pub use runtime::log::GUEST_LOG;

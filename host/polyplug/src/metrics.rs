@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use crate::error::CallError;
+use crate::kv::{KV_OPERATIONS, KvCode};
 
 /// Upper bounds (seconds) of the latency histogram's buckets.
 pub const LATENCY_BUCKETS: [f64; 12] = [
@@ -60,6 +61,111 @@ pub struct PluginMetrics {
     pub calls_abandoned: u64,
     /// Calls still running on generations a reload replaced.
     pub calls_draining: usize,
+    /// Key-value store operations, by operation (those that happened only).
+    pub kv: Vec<KvMetrics>,
+}
+
+/// A snapshot of one kind of key-value store operation of one plugin.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct KvMetrics {
+    /// The store the plugin is granted; empty when it is granted none
+    /// (its operations then all end `kv_not_granted`).
+    pub store: String,
+    /// `get`, `set`, `delete`, `list`, `cas`, `increment`, or `invalid`
+    /// for a request whose operation could not be read.
+    pub operation: &'static str,
+    /// Operations by result: `ok`, or the error code the guest got
+    /// (`kv_namespace_full`...); results that happened only.
+    pub results: Vec<(&'static str, u64)>,
+    /// Operations the store ran that took at most each of
+    /// [`LATENCY_BUCKETS`] seconds (cumulative); requests refused before
+    /// reaching the store are not timed.
+    pub latency_buckets: Vec<(f64, u64)>,
+    pub latency_sum_seconds: f64,
+    /// Operations timed, the histogram's count.
+    pub latency_count: u64,
+}
+
+/// Counters of one kind of store operation.
+#[derive(Default)]
+struct KvOperationStats {
+    /// `ok`, then one per [`KvCode`].
+    results: [AtomicU64; KvCode::ALL.len() + 1],
+    /// Non-cumulative, as for calls.
+    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    timed: AtomicU64,
+    micros: AtomicU64,
+}
+
+/// The key-value store counters of one plugin generation.
+pub(crate) struct KvStats {
+    store: String,
+    operations: [KvOperationStats; KV_OPERATIONS.len()],
+}
+
+impl KvStats {
+    pub fn new(store: Option<&str>) -> Self {
+        Self {
+            store: store.unwrap_or_default().to_string(),
+            operations: Default::default(),
+        }
+    }
+
+    /// Counts one operation (an index of [`KV_OPERATIONS`]), with how long
+    /// the store took when it reached the store.
+    pub fn record(&self, operation: usize, error: Option<KvCode>, took: Option<Duration>) {
+        let Some(stats) = self.operations.get(operation) else {
+            return;
+        };
+        let result = error.map_or(0, |code| code.index() + 1);
+        stats.results[result].fetch_add(1, Relaxed);
+        if let Some(took) = took {
+            stats.timed.fetch_add(1, Relaxed);
+            stats.micros.fetch_add(took.as_micros() as u64, Relaxed);
+            let seconds = took.as_secs_f64();
+            if let Some(bucket) = LATENCY_BUCKETS.iter().position(|le| seconds <= *le) {
+                stats.buckets[bucket].fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    pub fn snapshot(&self) -> Vec<KvMetrics> {
+        let names = std::iter::once("ok").chain(KvCode::ALL.iter().map(|code| code.as_str()));
+        let names: Vec<&'static str> = names.collect();
+        KV_OPERATIONS
+            .iter()
+            .zip(&self.operations)
+            .filter_map(|(operation, s)| {
+                let results: Vec<(&'static str, u64)> = names
+                    .iter()
+                    .zip(&s.results)
+                    .map(|(name, count)| (*name, count.load(Relaxed)))
+                    .filter(|(_, count)| *count > 0)
+                    .collect();
+                if results.is_empty() {
+                    return None;
+                }
+                let mut cumulative = 0;
+                let latency_buckets = LATENCY_BUCKETS
+                    .iter()
+                    .zip(&s.buckets)
+                    .map(|(le, count)| {
+                        cumulative += count.load(Relaxed);
+                        (*le, cumulative)
+                    })
+                    .collect();
+                Some(KvMetrics {
+                    store: self.store.clone(),
+                    operation,
+                    results,
+                    latency_buckets,
+                    latency_sum_seconds: s.micros.load(Relaxed) as f64 / 1e6,
+                    latency_count: s.timed.load(Relaxed),
+                })
+            })
+            .collect()
+    }
 }
 
 /// A snapshot of one function's counters.
@@ -168,6 +274,7 @@ impl PluginStats {
             instances_max,
             calls_abandoned: self.abandoned.load(Relaxed),
             calls_draining: 0,
+            kv: Vec::new(),
         }
     }
 }

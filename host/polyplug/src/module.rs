@@ -15,6 +15,8 @@ pub(crate) struct ModuleFacts {
     pub initial_memory: u64,
     /// Its first WASI import (`module::name`), if it has any.
     pub wasi_import: Option<String>,
+    /// Whether it imports `polyplug_kv` (key-value state).
+    pub kv_import: bool,
 }
 
 pub(crate) fn inspect(binary: &[u8]) -> Result<ModuleFacts, String> {
@@ -28,6 +30,7 @@ pub(crate) fn inspect(binary: &[u8]) -> Result<ModuleFacts, String> {
     let mut grown = BTreeSet::new(); // tables that `table.grow` names
     let mut initial_memory: u64 = 0;
     let mut wasi_import = None;
+    let mut kv_import = false;
     for payload in Parser::new(0).parse_all(binary) {
         match payload.map_err(|e| e.to_string())? {
             Payload::CustomSection(reader) => {
@@ -52,6 +55,8 @@ pub(crate) fn inspect(binary: &[u8]) -> Result<ModuleFacts, String> {
                     if wasi_import.is_none() && import.module.starts_with("wasi") {
                         wasi_import = Some(format!("{}::{}", import.module, import.name));
                     }
+                    kv_import |= import.module == crate::runtime::kv::USER
+                        && import.name == crate::runtime::kv::FUNCTION;
                     match import.ty {
                         TypeRef::Func(ty) => functions.push(ty),
                         TypeRef::Table(ty) => tables.push((ty.initial, ty.maximum)),
@@ -114,6 +119,7 @@ pub(crate) fn inspect(binary: &[u8]) -> Result<ModuleFacts, String> {
         language,
         initial_memory,
         wasi_import,
+        kv_import,
     })
 }
 

@@ -96,7 +96,12 @@ impl Collector for HostCollector {
                 MetricType::Histogram,
             )?;
             for (f, labels) in functions() {
-                Latency(f).encode(family.encode_family(&labels)?)?;
+                let latency = Latency {
+                    buckets: &f.latency_buckets,
+                    sum: f.latency_sum_seconds,
+                    count: f.calls,
+                };
+                latency.encode(family.encode_family(&labels)?)?;
             }
         }
         let gauge = |encoder: &mut DescriptorEncoder,
@@ -144,6 +149,50 @@ impl Collector for HostCollector {
             MetricType::Gauge,
             |p| p.calls_draining as i64,
         )?;
+        {
+            let mut family = encoder.encode_descriptor(
+                "polyplug_kv_operations",
+                "Key-value store operations, by result (`ok`, or the `kv_*` code the plugin got).",
+                None,
+                MetricType::Counter,
+            )?;
+            for p in &plugins {
+                for m in &p.kv {
+                    for (result, count) in &m.results {
+                        let labels = [
+                            ("plugin", p.plugin.as_str()),
+                            ("store", m.store.as_str()),
+                            ("operation", m.operation),
+                            ("result", *result),
+                        ];
+                        ConstCounter::new(*count).encode(family.encode_family(&labels)?)?;
+                    }
+                }
+            }
+        }
+        {
+            let mut family = encoder.encode_descriptor(
+                "polyplug_kv_operation_duration_seconds",
+                "Time the store took per operation (requests refused before reaching it are not timed).",
+                None,
+                MetricType::Histogram,
+            )?;
+            for p in &plugins {
+                for m in &p.kv {
+                    let labels = [
+                        ("plugin", p.plugin.as_str()),
+                        ("store", m.store.as_str()),
+                        ("operation", m.operation),
+                    ];
+                    let latency = Latency {
+                        buckets: &m.latency_buckets,
+                        sum: m.latency_sum_seconds,
+                        count: m.latency_count,
+                    };
+                    latency.encode(family.encode_family(&labels)?)?;
+                }
+            }
+        }
         let pipelines = self.0.pipeline_metrics();
         let mut family = encoder.encode_descriptor(
             "polyplug_pipeline_runs",
@@ -196,26 +245,28 @@ impl Collector for HostCollector {
     }
 }
 
-/// One function's latency histogram, from its snapshot.
-struct Latency<'a>(&'a FunctionMetrics);
+/// A latency histogram from a snapshot: cumulative buckets, their sum and
+/// count.
+struct Latency<'a> {
+    buckets: &'a [(f64, u64)],
+    sum: f64,
+    count: u64,
+}
 
 impl EncodeMetric for Latency<'_> {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
         // prometheus-client takes each bucket's own count and sums them.
         let mut below = 0;
-        let mut buckets: Vec<(f64, u64)> = (self.0.latency_buckets.iter())
+        let mut buckets: Vec<(f64, u64)> = (self.buckets.iter())
             .map(|&(le, cumulative)| {
                 let own = cumulative.saturating_sub(below);
                 below = cumulative;
                 (le, own)
             })
             .collect();
-        buckets.push((f64::INFINITY, self.0.calls.saturating_sub(below)));
+        buckets.push((f64::INFINITY, self.count.saturating_sub(below)));
         encoder.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
-            self.0.latency_sum_seconds,
-            self.0.calls,
-            &buckets,
-            None,
+            self.sum, self.count, &buckets, None,
         )
     }
 

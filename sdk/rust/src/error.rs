@@ -1,14 +1,14 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A failure the host sees as `{"code": "<code>", "message": "<message>"}`.
 ///
 /// `code` is a short `snake_case` identifier that callers branch on;
 /// `message` is for people. The constructors cover the contract's codes;
 /// [`Error::new`] takes any other.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Error {
     code: Cow<'static, str>,
     message: String,

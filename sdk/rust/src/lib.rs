@@ -16,6 +16,8 @@
 //! - [`non_null`]: an optional field that may be absent but not `null`.
 //! - [`config`]: plugin config values, as text or as typed JSON.
 //! - [`http`]: `GET` through the host, and a response body kept verbatim.
+//! - [`kv`]: key-value state the host keeps for the plugin: get, set,
+//!   delete, list, compare-and-swap, atomic increment.
 //!
 //! ```ignore
 //! use polyplug_pdk::Error;
@@ -39,6 +41,7 @@ mod de;
 mod error;
 pub mod http;
 mod int;
+pub mod kv;
 mod non_null;
 mod report;
 

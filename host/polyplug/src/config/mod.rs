@@ -9,6 +9,7 @@
 mod hosts;
 mod pipeline;
 mod raw;
+mod stores;
 pub(crate) mod units;
 
 use std::collections::BTreeMap;
@@ -19,6 +20,8 @@ use std::time::Duration;
 
 pub use hosts::{HostPattern, HostRule, PortRule, Scheme};
 pub use pipeline::{MAX_PIPELINE_STEPS, PipelineConfig, PipelineStep};
+pub(crate) use stores::stores_for;
+pub use stores::{DEFAULT_STORE, KvGrant, KvNamespace, StoreConfig, default_store_path};
 
 use crate::contract::{JsonProblem, check_json};
 use crate::error::LoadError;
@@ -46,6 +49,11 @@ pub struct HostConfig {
     pub admin: AdminConfig,
     /// Plugins called one after another (`[pipelines.<name>]`).
     pub pipelines: BTreeMap<String, PipelineConfig>,
+    /// Key-value stores plugins may be granted (`[stores.<name>]`). From a
+    /// file, this also holds the implicit embedded `default` when a plugin
+    /// is granted it; in code, [`Host::new`](crate::Host::new) adds that
+    /// one (relative to the current directory) when a grant needs it.
+    pub stores: BTreeMap<String, StoreConfig>,
 }
 
 /// Where `polyplug serve`'s admin API listens and keeps uploaded versions
@@ -144,6 +152,9 @@ pub struct PluginConfig {
     /// such as an upload. When `None`, the signature of a module file is
     /// `<module file>.minisig` beside it, if that exists.
     pub signature: Option<Arc<str>>,
+    /// The key-value store it may use, and which namespace of it; `None`
+    /// (the default) leaves every store call refused with `kv_not_granted`.
+    pub kv: Option<KvGrant>,
 }
 
 /// A call staging makes before a plugin's new version may serve: it must
@@ -188,6 +199,7 @@ impl PluginConfig {
             trusted_keys: Vec::new(),
             signature_required: false,
             signature: None,
+            kv: None,
         }
     }
 }
@@ -277,6 +289,17 @@ pub struct Limits {
     pub instances: usize,
     /// How long a call waits for a free instance before it fails as busy.
     pub queue_timeout: Duration,
+    /// Largest key-value store key, in UTF-8 bytes.
+    pub max_kv_key: u64,
+    /// Largest value, as its compact JSON text.
+    pub max_kv_value: u64,
+    /// Bytes (keys plus values) the plugin's namespace may hold: a write
+    /// that would take it past this fails with `kv_namespace_full`.
+    pub max_kv_namespace_bytes: u64,
+    /// Keys the plugin's namespace may hold.
+    pub max_kv_namespace_keys: u64,
+    /// Store operations one call may make.
+    pub max_kv_operations: u64,
 }
 
 impl Default for Limits {
@@ -292,6 +315,11 @@ impl Default for Limits {
             max_module: 64 << 20,
             instances: std::thread::available_parallelism().map_or(1, usize::from),
             queue_timeout: Duration::from_secs(1),
+            max_kv_key: 256,
+            max_kv_value: 1 << 20,
+            max_kv_namespace_bytes: 64 << 20,
+            max_kv_namespace_keys: 100_000,
+            max_kv_operations: 1_000,
         }
     }
 }
@@ -359,6 +387,11 @@ impl HostConfig {
         Validator { file: &file, base }.host(raw)
     }
 }
+
+/// The largest `max_kv_key` a config may set.
+pub const MAX_KV_KEY: u64 = 64 << 10;
+/// The largest `max_kv_value` a config may set.
+pub const MAX_KV_VALUE: u64 = 1 << 30;
 
 /// How deeply a YAML config may nest, as [`yaml_nesting_bound`] counts.
 const MAX_YAML_NESTING: usize = 256;
@@ -433,14 +466,20 @@ impl Validator<'_> {
         }
         let defaults = self.limits("defaults", &raw.defaults, Limits::default())?;
         let signatures = self.signatures(&raw.signatures)?;
+        let declared = raw
+            .stores
+            .iter()
+            .map(|(name, store)| Ok((name.clone(), self.store(name, store)?)))
+            .collect::<Result<BTreeMap<_, _>, LoadError>>()?;
         let plugins: BTreeMap<_, _> = raw
             .plugins
             .into_iter()
             .map(|(name, plugin)| {
-                let config = self.plugin(&name, plugin, &defaults, &signatures)?;
+                let config = self.plugin(&name, plugin, &defaults, &signatures, &declared)?;
                 Ok((name, config))
             })
             .collect::<Result<_, LoadError>>()?;
+        let stores = stores_for(&declared, &self.base, &plugins);
         let largest_input = plugins.values().map(|p| p.limits.max_input).max();
         let server = self.server(&raw.server, largest_input.unwrap_or_default())?;
         let pipelines = raw
@@ -454,6 +493,7 @@ impl Validator<'_> {
             server,
             admin: self.admin(&raw.admin)?,
             pipelines,
+            stores,
         })
     }
 
@@ -600,6 +640,7 @@ impl Validator<'_> {
         raw: RawPlugin,
         defaults: &Limits,
         signatures: &Signatures,
+        stores: &BTreeMap<String, StoreConfig>,
     ) -> Result<PluginConfig, LoadError> {
         let key = |field: &str| format!("plugins.{name}.{field}");
         if !valid_plugin_name(name) {
@@ -715,6 +756,9 @@ impl Validator<'_> {
             trusted_keys,
             signature_required,
             signature: None,
+            kv: (raw.kv.as_ref())
+                .map(|kv| self.kv_grant(name, kv, stores))
+                .transpose()?,
         })
     }
 
@@ -809,7 +853,44 @@ impl Validator<'_> {
                 base.max_http_response,
             )?,
             max_module: size("max_module", &raw.max_module, base.max_module)?,
+            max_kv_key: size("max_kv_key", &raw.max_kv_key, base.max_kv_key)?,
+            max_kv_value: size("max_kv_value", &raw.max_kv_value, base.max_kv_value)?,
+            max_kv_namespace_bytes: size(
+                "max_kv_namespace_bytes",
+                &raw.max_kv_namespace_bytes,
+                base.max_kv_namespace_bytes,
+            )?,
+            max_kv_namespace_keys: count(
+                "max_kv_namespace_keys",
+                &raw.max_kv_namespace_keys,
+                base.max_kv_namespace_keys,
+            )?,
+            max_kv_operations: count(
+                "max_kv_operations",
+                &raw.max_kv_operations,
+                base.max_kv_operations,
+            )?,
         };
+        if limits.max_kv_key > MAX_KV_KEY {
+            return Err(self.invalid(
+                &key("max_kv_key"),
+                &units::format_size(limits.max_kv_key),
+                &format!(
+                    "must be at most {}: keys are names, and one page of a listing carries up to 1,000 of them",
+                    units::format_size(MAX_KV_KEY)
+                ),
+            ));
+        }
+        if limits.max_kv_value > MAX_KV_VALUE {
+            return Err(self.invalid(
+                &key("max_kv_value"),
+                &units::format_size(limits.max_kv_value),
+                &format!(
+                    "must be at most {}: a value is read and written whole, through the plugin's memory",
+                    units::format_size(MAX_KV_VALUE)
+                ),
+            ));
+        }
         if limits.memory < units::WASM_PAGE || limits.memory > units::MAX_MEMORY {
             return Err(self.invalid(
                 &key("memory"),

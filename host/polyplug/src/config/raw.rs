@@ -21,6 +21,16 @@ pub struct RawFile {
     pub admin: RawAdmin,
     #[serde(default)]
     pub pipelines: BTreeMap<String, RawPipeline>,
+    #[serde(default)]
+    pub stores: BTreeMap<String, RawStore>,
+}
+
+/// `[stores.<name>]`: a key-value store plugins may be granted.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub r#type: Option<String>,
+    pub path: Option<String>,
 }
 
 /// `[pipelines.<name>]`: steps, and the whole run's timeout.
@@ -82,6 +92,11 @@ pub struct RawLimits {
     pub max_module: Option<Scalar>,
     pub instances: Option<Scalar>,
     pub queue_timeout: Option<Scalar>,
+    pub max_kv_key: Option<Scalar>,
+    pub max_kv_value: Option<Scalar>,
+    pub max_kv_namespace_bytes: Option<Scalar>,
+    pub max_kv_namespace_keys: Option<Scalar>,
+    pub max_kv_operations: Option<Scalar>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,6 +117,9 @@ pub struct RawPlugin {
     /// Keys this plugin trusts besides `[signatures] trusted_keys`.
     #[serde(default)]
     pub trusted_keys: Vec<String>,
+    /// A key-value store grant: a store name, or `{ store, namespace }`;
+    /// its shape is checked in `stores.rs`, naming the key.
+    pub kv: Option<serde_json::Value>,
     // The same keys as `RawLimits`, spelled out because serde cannot combine
     // `flatten` with `deny_unknown_fields`.
     pub timeout: Option<Scalar>,
@@ -114,6 +132,11 @@ pub struct RawPlugin {
     pub max_module: Option<Scalar>,
     pub instances: Option<Scalar>,
     pub queue_timeout: Option<Scalar>,
+    pub max_kv_key: Option<Scalar>,
+    pub max_kv_value: Option<Scalar>,
+    pub max_kv_namespace_bytes: Option<Scalar>,
+    pub max_kv_namespace_keys: Option<Scalar>,
+    pub max_kv_operations: Option<Scalar>,
 }
 
 impl RawPlugin {
@@ -129,6 +152,11 @@ impl RawPlugin {
             max_module: self.max_module.clone(),
             instances: self.instances.clone(),
             queue_timeout: self.queue_timeout.clone(),
+            max_kv_key: self.max_kv_key.clone(),
+            max_kv_value: self.max_kv_value.clone(),
+            max_kv_namespace_bytes: self.max_kv_namespace_bytes.clone(),
+            max_kv_namespace_keys: self.max_kv_namespace_keys.clone(),
+            max_kv_operations: self.max_kv_operations.clone(),
         }
     }
 }

@@ -12,6 +12,7 @@
 //! | `vars.rs` | `var_get`, `var_set` |
 //! | `http.rs` | `http_request`, `http_status_code`, `http_headers` |
 //! | `log.rs` | `log_*`, `get_log_level` |
+//! | `kv.rs` | `polyplug_kv`, in `extism:host/user` (key-value state) |
 //!
 //! [`Compiled`] is one plugin generation's engine, compiled module and
 //! linker; [`Instance`] one store and instance of it, which runs one call
@@ -24,6 +25,7 @@ mod config;
 pub(crate) mod engine;
 mod http;
 pub(crate) mod kernel;
+pub(crate) mod kv;
 pub(crate) mod log;
 pub(crate) mod state;
 pub(crate) mod stop;
@@ -91,6 +93,7 @@ impl Compiled {
             vars::link(&mut linker)?;
             http::link(&mut linker)?;
             log::link(&mut linker)?;
+            kv::link(&mut linker)?;
             if wasi.is_some() {
                 wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut State| {
                     state
@@ -241,6 +244,7 @@ impl Instance {
         let store = &mut self.store;
         let state = store.data_mut();
         state.kernel.reset();
+        state.kv_operations = 0;
         let budget = state.kernel_budget();
         if state.kernel.set_input(input, budget).is_err() {
             return (Err(failed(Stop::MemoryLimit.into())), 0);

@@ -10,6 +10,8 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use super::kernel::{Kernel, OverBudget};
 use super::stop::Stop;
 use crate::config::HostPattern;
+use crate::kv::{KvLimits, Store};
+use crate::metrics::KvStats;
 use crate::module::MAX_TABLE_ENTRIES;
 
 /// What every instance of one plugin generation may reach, shared.
@@ -23,6 +25,19 @@ pub(crate) struct Grants {
     pub max_http_response: u64,
     /// Bytes the vars of one instance may hold (keys, values, bookkeeping).
     pub max_var_bytes: u64,
+    /// The key-value store the plugin may use, if it was granted one.
+    pub kv: Option<KvAccess>,
+    pub kv_limits: KvLimits,
+    /// Counters of its store operations, shared with its generation.
+    pub kv_stats: Arc<KvStats>,
+}
+
+/// A plugin's grant of a key-value store, resolved: the open store and the
+/// namespace every key it names lives in.
+pub(crate) struct KvAccess {
+    pub store: Store,
+    /// Not the guest's to name or see (`KvGrant::namespace_id`).
+    pub namespace: Arc<str>,
 }
 
 pub(crate) struct State {
@@ -33,6 +48,8 @@ pub(crate) struct State {
     pub vars: BTreeMap<String, Vec<u8>>,
     /// The status of the last HTTP request, for `http_status_code`.
     pub http_status: u16,
+    /// Store operations the running call has made.
+    pub kv_operations: u64,
     pub wasi: Option<WasiP1Ctx>,
     /// When the running call (or start-up) must stop.
     pub deadline: Instant,
@@ -50,6 +67,7 @@ impl State {
             grants,
             vars: BTreeMap::new(),
             http_status: 0,
+            kv_operations: 0,
             wasi,
             deadline: now,
             slice_end: now,
@@ -106,7 +124,7 @@ pub(crate) fn charge(
 /// What allocating or freeing a block, or looking one up, costs.
 pub(crate) const BLOCK_FUEL: u64 = 100;
 /// What a host function that reads a block and acts on it costs (a log
-/// line, a var, a config value, an HTTP request).
+/// line, a var, a config value, an HTTP request, a store operation).
 pub(crate) const CALL_FUEL: u64 = 1_000;
 
 /// Linear memory and kernel memory share the plugin's `memory` limit.
