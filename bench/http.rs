@@ -123,7 +123,7 @@ async fn serve_native() -> SocketAddr {
 }
 
 /// Serves polyplug's routes for `host`; returns the address.
-async fn serve_polyplug(host: Arc<Host>) -> SocketAddr {
+pub async fn serve_polyplug(host: Arc<Host>) -> SocketAddr {
     serve(polyplug_server::router(host, &ServerConfig::default())).await
 }
 

@@ -8,15 +8,20 @@
 //! throughput and latency of `polyplug serve`'s route vs a native axum
 //! handler and vs a Node.js server on `@extism/extism` ([`http`]);
 //! throughput with 2 instances vs 1; load-to-first-result with a warm and a
-//! cold compile cache, and the first call after load; RSS per pooled
-//! instance. Cold start and memory run in child processes
-//! (`polyplug-bench cold-start <lang>`, `polyplug-bench rss <lang>`) so each
-//! starts from a clean process; so does the HTTP load generator
-//! (`polyplug-bench load ...`, [`load`]).
+//! cold compile cache, and the first call after load; live reload through
+//! `Host::replace` ([`reload`]); RSS per pooled instance. Cold start, live
+//! reload and memory run in child processes (`polyplug-bench cold-start
+//! <lang>`, `polyplug-bench reload-once <lang> <dir>`, `polyplug-bench rss
+//! <lang>`) so each starts from a clean process; so does the HTTP load
+//! generator (`polyplug-bench load ...`, [`load`]).
+//!
+//! `polyplug-bench http` and `polyplug-bench reload` measure only those
+//! rows (`just bench http`, `just bench reload`).
 
 mod http;
 mod load;
 mod node;
+mod reload;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -145,13 +150,22 @@ fn main() {
         Some("cold-start") => return cold_start_child(Guest::by_name(&args[2])),
         Some("rss") => return rss_child(Guest::by_name(&args[2])),
         Some("load") => return load::child(&args[2..]),
+        Some("reload-once") => return reload::child(&args[2..]),
         _ => {}
     }
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    if args.get(1).is_some_and(|arg| arg == "http") {
-        let mut rows = http::rows(&runtime);
-        rows.extend(http::head_of_line_rows(&runtime));
-        return print_table(&rows);
+    match args.get(1).map(String::as_str) {
+        None => {}
+        Some("http") => {
+            let mut rows = http::rows(&runtime);
+            rows.extend(http::head_of_line_rows(&runtime));
+            return print_table(&rows);
+        }
+        Some("reload") => return print_table(&reload::rows(&runtime)),
+        Some(other) => {
+            eprintln!("no rows named `{other}`: `http`, `reload`, or none for every row");
+            std::process::exit(2);
+        }
     }
     let guests: Vec<Guest> = GUESTS.into_iter().filter(Guest::built).collect();
     let mut rows = Vec::new();
@@ -172,6 +186,7 @@ fn main() {
         eprintln!("cold start: {} ...", guest.language);
         rows.extend(cold_start(*guest));
     }
+    rows.extend(reload::rows(&runtime));
     for guest in &guests {
         eprintln!("memory: {} ...", guest.language);
         rows.extend(memory(*guest));
