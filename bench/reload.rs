@@ -324,11 +324,22 @@ fn swap_rows(runtime: &tokio::runtime::Runtime) -> Vec<Row> {
         eprintln!(
             "HTTP load, {CONNECTIONS} connections, round {round}/{ROUNDS}: steady, then {SWAPS} replaces ..."
         );
-        steady.push(load::run(addr, PATH, CONNECTIONS));
+        let quiet = load::run(addr, PATH, CONNECTIONS);
         let started = Instant::now();
         let swaps = runtime.spawn(swap(host.clone(), versions.clone(), started));
-        swapping.push(load::run(addr, PATH, CONNECTIONS));
+        let busy = load::run(addr, PATH, CONNECTIONS);
         took.extend(runtime.block_on(swaps).expect("the swapping task"));
+        for (name, load) in [("steady", &quiet), ("swapping", &busy)] {
+            eprintln!(
+                "  {name}: {:.0}/s, p50 {}, p99 {}, {} wrong",
+                load.requests_per_second,
+                micros(load.p50),
+                micros(load.p99),
+                load.errors
+            );
+        }
+        steady.push(quiet);
+        swapping.push(busy);
     }
     let succeeded = host.reloads().get("p").map_or(0, |r| r.succeeded);
     assert_eq!(succeeded, u64::from(SWAPS) * ROUNDS as u64, "every replace");
