@@ -64,17 +64,7 @@ pub async fn run(
 
 /// The failure as the HTTP API's `error` object.
 pub fn error_json(err: &CallError) -> Value {
-    let (plugin, function) = err.target();
-    let mut error = json!({
-        "kind": err.kind(),
-        "message": err.to_string(),
-        "plugin": plugin,
-        "function": function,
-    });
-    if let CallError::Plugin { code, .. } = err {
-        error["code"] = Value::from(code.as_str());
-    }
-    error
+    polyplug_server::error_body(err)
 }
 
 /// `polyplug call --pipeline`: the last step's output, or the failure

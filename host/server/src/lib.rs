@@ -239,8 +239,9 @@ fn error_response(err: &CallError) -> Response {
     response
 }
 
-/// A failed call's `error` object.
-fn error_body(err: &CallError) -> Value {
+/// A failed call's `error` object, as the API answers it (the CLI's
+/// `call --error-json` prints the same).
+pub fn error_body(err: &CallError) -> Value {
     let (plugin, function) = err.target();
     let mut error = json!({
         "kind": err.kind(),
