@@ -111,7 +111,7 @@ serve: build-guests
     cargo run --locked --quiet -p polyplug-cli -- --config examples/polyplug.toml serve
 
 # Measure polyplug against raw Extism, native code and Node.js; prints one table (release build, a few minutes).
-# `just bench http` measures only the HTTP rows, `just bench reload` only live reload (Host::replace).
+# `just bench http` measures only the HTTP rows, `just bench reload` only live reload (Host::replace), `just bench state` only key-value and pipeline rows.
 bench *rows: build-guests build-bench-guest
     @echo "==> npm packages for the Node.js rows (bench/node)"
     if ! command -v npm >/dev/null; then echo "no npm on PATH: the Node.js rows will say they were skipped"; \

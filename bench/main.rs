@@ -9,19 +9,22 @@
 //! handler and vs a Node.js server on `@extism/extism` ([`http`]);
 //! throughput with 2 instances vs 1; load-to-first-result with a warm and a
 //! cold compile cache, and the first call after load; live reload through
-//! `Host::replace` ([`reload`]); RSS per pooled instance. Cold start, live
+//! `Host::replace` ([`reload`]); key-value increments and the checkout
+//! pipeline ([`state`]); RSS per pooled instance. Cold start, live
 //! reload and memory run in child processes (`polyplug-bench cold-start
 //! <lang>`, `polyplug-bench reload-once <lang> <dir>`, `polyplug-bench rss
 //! <lang>`) so each starts from a clean process; so does the HTTP load
 //! generator (`polyplug-bench load ...`, [`load`]).
 //!
-//! `polyplug-bench http` and `polyplug-bench reload` measure only those
-//! rows (`just bench http`, `just bench reload`).
+//! `polyplug-bench http`, `polyplug-bench reload` and `polyplug-bench
+//! state` measure only those rows (`just bench http`, `just bench reload`,
+//! `just bench state`).
 
 mod http;
 mod load;
 mod node;
 mod reload;
+mod state;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -162,8 +165,9 @@ fn main() {
             return print_table(&rows);
         }
         Some("reload") => return print_table(&reload::rows(&runtime)),
+        Some("state") => return print_table(&state::rows(&runtime)),
         Some(other) => {
-            eprintln!("no rows named `{other}`: `http`, `reload`, or none for every row");
+            eprintln!("no rows named `{other}`: `http`, `reload`, `state`, or none for every row");
             std::process::exit(2);
         }
     }
@@ -187,6 +191,7 @@ fn main() {
         rows.extend(cold_start(*guest));
     }
     rows.extend(reload::rows(&runtime));
+    rows.extend(state::rows(&runtime));
     for guest in &guests {
         eprintln!("memory: {} ...", guest.language);
         rows.extend(memory(*guest));
