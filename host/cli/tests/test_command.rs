@@ -558,3 +558,106 @@ fn the_project_vectors_pass_against_every_reference_guest() {
     }
     assert!(!text.contains("FAIL"), "{text}");
 }
+
+/// A project whose `fetcher` plugin is the Rust reference guest (its
+/// `fetch_json` GETs a URL and returns `{"status","json"}`), allowed to
+/// reach `api.example.com` only, with one case per URL given.
+fn fetcher_project(cases: &[(&str, &str)]) -> Project {
+    let project = Project::new();
+    let module = repo_root().join("target/guests/reference-rust.wasm");
+    assert!(module.is_file(), "run `just build-guests` first");
+    project.write(
+        "polyplug.toml",
+        &format!(
+            "[plugins.fetcher]\nwasm = {:?}\nallowed_hosts = [\"api.example.com\"]\n",
+            module.display().to_string()
+        ),
+    );
+    for (name, url) in cases {
+        project.write(
+            &format!("tests/vectors/fetch_json/{name}.input.json"),
+            &format!(r#"{{"url":"{url}"}}"#),
+        );
+    }
+    project
+}
+
+#[test]
+fn a_case_with_canned_http_responses_never_reaches_the_network() {
+    // `api.example.com` is not reachable from here: only the canned
+    // responses can answer.
+    let project = fetcher_project(&[
+        ("item", "https://api.example.com/items/7"),
+        ("missing", "https://api.example.com/items/8"),
+    ]);
+    let mocks = r#"{
+      "https://api.example.com/items/7": {"status": 200, "json": {"id": 7, "name": "lamp"}},
+      "https://api.example.com/items/8": {"status": 404, "body": "{\"error\":\"no item 8\"}"}
+    }"#;
+    project
+        .write("tests/vectors/fetch_json/item.http.json", mocks)
+        .write("tests/vectors/fetch_json/missing.http.json", mocks)
+        .write(
+            "tests/vectors/fetch_json/item.output.json",
+            r#"{"status":200,"json":{"id":7,"name":"lamp"}}"#,
+        )
+        .write(
+            "tests/vectors/fetch_json/missing.output.json",
+            r#"{"status":404,"json":{"error":"no item 8"}}"#,
+        );
+    let out = project.test(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let passed = stdout(&out)
+        .lines()
+        .filter(|l| l.starts_with("pass "))
+        .count();
+    assert_eq!(passed, 2, "{}", shown(&out));
+}
+
+#[test]
+fn a_request_without_a_canned_response_fails_the_case_naming_its_url() {
+    let project = fetcher_project(&[("other", "https://api.example.com/other")]);
+    project
+        .write(
+            "tests/vectors/fetch_json/other.http.json",
+            r#"{"https://api.example.com/items/7": {"status": 200, "json": {}}}"#,
+        )
+        .write("tests/vectors/fetch_json/other.output.json", "{}");
+    let out = project.test(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    assert!(
+        stdout(&out).contains("https://api.example.com/other has no canned response"),
+        "{}",
+        shown(&out)
+    );
+}
+
+#[test]
+fn canned_responses_do_not_widen_allowed_hosts() {
+    let project = fetcher_project(&[("elsewhere", "https://evil.example.net/x")]);
+    project
+        .write(
+            "tests/vectors/fetch_json/elsewhere.http.json",
+            r#"{"https://evil.example.net/x": {"status": 200, "json": {"leaked": true}}}"#,
+        )
+        .write(
+            "tests/vectors/fetch_json/elsewhere.error.json",
+            r#"{"kind": "host_not_allowed"}"#,
+        );
+    let out = project.test(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+}
+
+#[test]
+fn a_malformed_http_file_fails_its_case_naming_the_file() {
+    let project = fetcher_project(&[("broken", "https://api.example.com/x")]);
+    project
+        .write(
+            "tests/vectors/fetch_json/broken.http.json",
+            r#"{"https://api.example.com/x": {"status": 200, "jsno": {}}}"#,
+        )
+        .write("tests/vectors/fetch_json/broken.output.json", "{}");
+    let out = project.test(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    assert!(stdout(&out).contains("broken.http.json"), "{}", shown(&out));
+}

@@ -163,6 +163,7 @@ impl Generation {
             config: config.config.clone(),
             memory: config.limits.memory.max(KERNEL_INITIAL_MEMORY),
             max_http_response: config.limits.max_http_response,
+            http_mocks: config.http_mocks.clone(),
             max_var_bytes: MAX_VAR_BYTES,
             kv,
             kv_limits: KvLimits::from(&config.limits),

@@ -1,13 +1,14 @@
 //! Finding and reading vector cases, in the layout of docs/contract.md
 //! section 6: `<function>/<case>.input.json` beside `<case>.output.json`
 //! or `<case>.error.json`, and optionally `<case>.config.json` (else the
-//! folder's `config.json`).
+//! folder's `config.json`) and `<case>.http.json` (canned HTTP responses).
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use polyplug::HttpMock;
 
 /// The file names of one case, by what they hold.
 pub const INPUT: &str = "input.json";
@@ -16,6 +17,8 @@ pub const ERROR: &str = "error.json";
 pub const CONFIG: &str = "config.json";
 /// Canned HTTP responses for `{{base}}` URLs, in a function folder.
 pub const ROUTES: &str = "routes.json";
+/// Canned HTTP responses by URL for one case, in place of the network.
+pub const HTTP: &str = "http.json";
 /// What `{{base}}` in an input stands for: the local HTTP server's address.
 pub const BASE: &[u8] = b"{{base}}";
 
@@ -38,6 +41,16 @@ pub struct Case {
     /// The plugin config for this case: its own `.config.json`, else the
     /// folder's `config.json`; `None` keeps the plugin's config.
     pub config: Result<Option<BTreeMap<String, String>>, String>,
+    /// `<case>.http.json`: the responses the plugin's HTTP requests get in
+    /// place of the network (by URL), and the file they came from.
+    pub http: Result<Option<Mocks>, String>,
+}
+
+/// A case's canned HTTP responses.
+#[derive(Clone)]
+pub struct Mocks {
+    pub file: PathBuf,
+    pub responses: BTreeMap<String, HttpMock>,
 }
 
 /// What a case must produce.
@@ -45,8 +58,12 @@ pub struct Case {
 pub enum Expected {
     /// Exactly these bytes (the file less one trailing newline).
     Output(Vec<u8>),
-    /// A plugin error with this contract code.
+    /// A plugin error with this contract code (`{"code": ...}`).
     Error(String),
+    /// A failure the host reports, of this kind (`{"kind": ...}`, as
+    /// `polyplug call --error-json` prints it): `timeout`,
+    /// `host_not_allowed`, `out_of_fuel`, ...
+    Failure(String),
     /// Neither file exists yet (`--update` writes one).
     Missing,
     /// A file is there but unusable: why.
@@ -144,11 +161,13 @@ fn read_folder(dir: &Path) -> std::io::Result<Folder> {
             folder_config.clone()
         };
         let expected = read_expected(&folder, &name);
+        let http = read_mocks(&folder.file(&name, HTTP));
         folder.cases.push(Case {
             name,
             input,
             expected,
             config,
+            http,
         });
     }
     Ok(folder)
@@ -179,20 +198,44 @@ fn read_expected(folder: &Folder, name: &str) -> Expected {
     }
 }
 
-/// `{"code": "<code>"}`, as `tests/all/vectors.rs` reads it.
+/// `{"code": "<code>"}` for a plugin error, as `tests/all/vectors.rs`
+/// reads it, or `{"kind": "<kind>"}` for a failure the host reports.
 fn read_error_code(path: &Path, name: &str) -> Expected {
     let broken = |why: String| Expected::Broken(format!("`{name}.{ERROR}` {why}"));
     let text = match fs::read_to_string(path) {
         Ok(text) => text,
         Err(err) => return broken(format!("cannot be read: {err}")),
     };
-    match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(value) => match value.get("code").and_then(serde_json::Value::as_str) {
-            Some(code) => Expected::Error(code.to_string()),
-            None => broken(r#"must be `{"code": "<expected code>"}`"#.to_string()),
-        },
-        Err(err) => broken(format!("is not JSON: {err}")),
+    let value = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(value) => value,
+        Err(err) => return broken(format!("is not JSON: {err}")),
+    };
+    let field = |name: &str| value.get(name).and_then(serde_json::Value::as_str);
+    match (field("code"), field("kind")) {
+        (Some(code), None | Some("plugin")) => Expected::Error(code.to_string()),
+        (None, Some(kind)) if kind != "plugin" => Expected::Failure(kind.to_string()),
+        _ => broken(
+            r#"must be `{"code": "<plugin error code>"}` or `{"kind": "<host error kind>"}`"#
+                .to_string(),
+        ),
     }
+}
+
+/// `<case>.http.json`, when there is one: `{"<URL>": {"status": <code>,
+/// "body": <text>}}` (or `json` or `body_hex` for the body).
+fn read_mocks(file: &Path) -> Result<Option<Mocks>, String> {
+    if !file.is_file() {
+        return Ok(None);
+    }
+    let table = super::routes::read_table(file).map_err(|err| format!("{err:#}"))?;
+    let responses = table
+        .into_iter()
+        .map(|(url, (status, body))| (url, HttpMock::new(status, body)))
+        .collect();
+    Ok(Some(Mocks {
+        file: file.to_path_buf(),
+        responses,
+    }))
 }
 
 /// A config map: a JSON object whose string values are taken as they are

@@ -50,6 +50,19 @@ pub fn check(
                 "expected error `{want}`, got error `{code}`: {message}"
             )))
         }
+        (Expected::Failure(want), Err(err))
+            if !matches!(err, CallError::Plugin { .. }) && err.kind() == want =>
+        {
+            Ok(())
+        }
+        (Expected::Failure(want), Ok(got)) => Err(Mismatch::new(format!(
+            "expected error[{want}], got output {}",
+            shown(got)
+        ))),
+        (Expected::Failure(want), Err(err)) => Err(Mismatch::new(format!(
+            "expected error[{want}], got {}",
+            describe(err)
+        ))),
         (Expected::Error(want), Ok(got)) => Err(Mismatch::new(format!(
             "expected error `{want}`, got output {}",
             shown(got)
@@ -212,5 +225,36 @@ mod tests {
             err.problem,
             "expected error `invalid_input`, got output `{}`"
         );
+    }
+
+    #[test]
+    fn a_failure_case_passes_only_with_a_host_error_of_its_kind() {
+        let timeout = Err(CallError::Timeout {
+            plugin: "p".into(),
+            function: "f".into(),
+            limit: std::time::Duration::from_secs(1),
+        });
+        let want = Expected::Failure("timeout".into());
+        assert!(check(&want, &timeout, Compare::Bytes).is_ok());
+        let err = check(
+            &Expected::Failure("out_of_fuel".into()),
+            &timeout,
+            Compare::Bytes,
+        )
+        .unwrap_err();
+        assert!(
+            err.problem
+                .starts_with("expected error[out_of_fuel], got error[timeout]"),
+            "{err:?}"
+        );
+        // A plugin error whose code is spelled like a kind is still the
+        // plugin's, not the host's.
+        let plugin = Err(CallError::Plugin {
+            plugin: "p".into(),
+            function: "f".into(),
+            code: "timeout".into(),
+            message: "mine".into(),
+        });
+        assert!(check(&want, &plugin, Compare::Bytes).is_err());
     }
 }

@@ -12,7 +12,11 @@
 //! per distinct map), as `tests/all/vectors.rs` does. Which network: a
 //! folder with `routes.json` gets a local HTTP server serving it, `{{base}}`
 //! in its inputs stands for that server's address, and its plugins may
-//! reach that one address besides their own `allowed_hosts`.
+//! reach that one address besides their own `allowed_hosts`. A case with
+//! `<case>.http.json` runs with those canned responses in place of the
+//! network: its plugin's `allowed_hosts` still decide which URLs it may
+//! ask for, and a request with no canned response fails the case naming
+//! its URL.
 
 mod cases;
 mod check;
@@ -30,7 +34,7 @@ use std::time::Instant;
 
 use polyplug::{CallStats, Host, HostConfig, HostPattern};
 
-use cases::Folder;
+use cases::{Folder, Mocks};
 pub use check::Compare;
 use check::Mismatch;
 
@@ -211,16 +215,20 @@ impl Hosts<'_> {
         plugin: &str,
         config: Option<&BTreeMap<String, String>>,
         server: Option<&str>,
+        mocks: Option<&Mocks>,
     ) -> Result<Host, String> {
         let own = &self.config.plugins[plugin];
         let config = config.filter(|map| **map != own.config);
-        if config.is_none() && server.is_none() {
+        if config.is_none() && server.is_none() && mocks.is_none() {
             return Ok(self.base.clone());
         }
         let key = format!(
-            "{plugin}\n{}\n{}",
+            "{plugin}\n{}\n{}\n{}",
             serde_json::to_string(&config).unwrap_or_default(),
-            server.unwrap_or_default()
+            server.unwrap_or_default(),
+            mocks
+                .map(|m| m.file.display().to_string())
+                .unwrap_or_default()
         );
         if let Some(known) = self.variants.get(&key) {
             return known.clone();
@@ -238,13 +246,17 @@ impl Hosts<'_> {
                 .map_err(|err| format!("cannot admit the routes server `{authority}`: {err}"))?;
             variant.allowed_hosts.push(pattern);
         }
+        if let Some(mocks) = mocks {
+            variant.http_mocks = Some(mocks.responses.clone());
+        }
         // A host of this plugin alone: what else the config declares
         // (pipelines through other plugins, say) is not for this case.
         let host_config = HostConfig::new([(plugin.to_string(), variant)]);
         let loaded = load(host_config).await.map_err(|err| {
-            let with = match config {
-                Some(_) => "with this case's config",
-                None => "with the routes server admitted",
+            let with = match (config, mocks) {
+                (Some(_), _) => "with this case's config",
+                (None, Some(_)) => "with this case's HTTP responses",
+                (None, None) => "with the routes server admitted",
             };
             format!("cannot load `{plugin}` {with}: {err}")
         });
@@ -330,6 +342,10 @@ impl Runner<'_> {
             Ok(config) => config.as_ref(),
             Err(why) => return fail(why.clone()),
         };
+        let mocks = match &case.http {
+            Ok(mocks) => mocks.as_ref(),
+            Err(why) => return fail(why.clone()),
+        };
         let (input, server) = match server {
             Some(Ok(server)) => (cases::with_base(input, &server.base), Some(server)),
             Some(Err(why)) => return fail(why.clone()),
@@ -344,7 +360,7 @@ impl Runner<'_> {
         };
         let host = match self
             .hosts
-            .get(plugin, config, server.map(routes::Server::authority))
+            .get(plugin, config, server.map(routes::Server::authority), mocks)
             .await
         {
             Ok(host) => host,
@@ -354,10 +370,9 @@ impl Runner<'_> {
         let verdict = match check::check(&case.expected, &got, self.args.compare) {
             Ok(()) => Verdict::Pass,
             Err(mismatch) if !may_update => Verdict::Fail(mismatch),
-            Err(mismatch) => match update::write(folder, &case.name, &got) {
-                None => Verdict::Fail(mismatch),
-                Some(Err(why)) => Verdict::Fail(Mismatch::new(why)),
-                Some(Ok((expected, changes))) => {
+            Err(_) => match update::write(folder, &case.name, &got) {
+                Err(why) => Verdict::Fail(Mismatch::new(why)),
+                Ok((expected, changes)) => {
                     folder.cases[index].expected = expected;
                     Verdict::Updated(changes)
                 }

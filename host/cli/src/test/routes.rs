@@ -10,22 +10,40 @@ use std::path::Path;
 
 use anyhow::Context;
 
-/// One canned response: `body` is the exact text, or `body_hex` the exact
-/// bytes where they are not UTF-8.
+/// One canned response: `body` is the exact text, `json` a JSON value
+/// sent as its compact text, or `body_hex` the exact bytes where they are
+/// not UTF-8.
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Route {
     status: u16,
     #[serde(default)]
     body: String,
     #[serde(default)]
+    json: Option<serde_json::Value>,
+    #[serde(default)]
     body_hex: Option<String>,
+    /// A note for the reader: what the response stands for.
+    #[serde(default, rename = "why")]
+    _why: Option<String>,
 }
 
 impl Route {
     fn bytes(&self) -> anyhow::Result<Vec<u8>> {
+        if let Some(json) = &self.json {
+            anyhow::ensure!(
+                self.body.is_empty() && self.body_hex.is_none(),
+                "give one of `body`, `json` and `body_hex`"
+            );
+            return Ok(json.to_string().into_bytes());
+        }
         let Some(hex) = &self.body_hex else {
             return Ok(self.body.clone().into_bytes());
         };
+        anyhow::ensure!(
+            self.body.is_empty(),
+            "give one of `body`, `json` and `body_hex`"
+        );
         anyhow::ensure!(
             hex.len().is_multiple_of(2),
             "`body_hex` has an odd number of digits"
@@ -40,6 +58,25 @@ impl Route {
     }
 }
 
+/// A file of canned responses: `{"<path or URL>": {"status": <code>,
+/// "body": <text>}, ...}` (or `json`, or `body_hex`, in place of `body`),
+/// read into status and body bytes by key.
+pub fn read_table(file: &Path) -> anyhow::Result<BTreeMap<String, (u16, Vec<u8>)>> {
+    let shown = file.display();
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read `{shown}`"))?;
+    let table: BTreeMap<String, Route> = serde_json::from_str(&text).with_context(|| {
+        format!("`{shown}` must map each path or URL to `{{\"status\": <code>, \"body\": <text>}}`")
+    })?;
+    let mut answers = BTreeMap::new();
+    for (key, route) in table {
+        let body = route
+            .bytes()
+            .with_context(|| format!("`{shown}`: `{key}`"))?;
+        answers.insert(key, (route.status, body));
+    }
+    Ok(answers)
+}
+
 /// A running server: `base` is `http://127.0.0.1:<port>`.
 pub struct Server {
     pub base: String,
@@ -48,19 +85,7 @@ pub struct Server {
 impl Server {
     /// Reads `routes` and starts serving them.
     pub fn start(routes: &Path) -> anyhow::Result<Self> {
-        let shown = routes.display();
-        let text =
-            std::fs::read_to_string(routes).with_context(|| format!("cannot read `{shown}`"))?;
-        let table: BTreeMap<String, Route> = serde_json::from_str(&text).with_context(|| {
-            format!("`{shown}` must map paths to `{{\"status\": <code>, \"body\": <text>}}`")
-        })?;
-        let mut answers = BTreeMap::new();
-        for (path, route) in table {
-            let body = route
-                .bytes()
-                .with_context(|| format!("`{shown}`: `{path}`"))?;
-            answers.insert(path, (route.status, body));
-        }
+        let answers = read_table(routes)?;
         let listener = TcpListener::bind("127.0.0.1:0").context("cannot open a loopback port")?;
         let base = format!("http://{}", listener.local_addr()?);
         std::thread::Builder::new()

@@ -8,15 +8,14 @@ use polyplug::CallError;
 use super::cases::{ERROR, Expected, Folder, OUTPUT};
 
 /// Writes `got` as case `name`'s expected result: the output in
-/// `<name>.output.json`, or a plugin error's code in `<name>.error.json`,
-/// removing the other file. Returns the new expectation and a line per
-/// file changed, or `None` for a result that cannot be expected (any
-/// failure other than a plugin error: a trap, a limit, a refused input).
+/// `<name>.output.json`, or in `<name>.error.json` a plugin error's code or
+/// the kind of a failure the host reported, removing the other file.
+/// Returns the new expectation and a line per file changed.
 pub fn write(
     folder: &Folder,
     name: &str,
     got: &Result<Vec<u8>, CallError>,
-) -> Option<Result<(Expected, Vec<String>), String>> {
+) -> Result<(Expected, Vec<String>), String> {
     let (keep, drop, mut bytes, expected) = match got {
         Ok(output) => (
             OUTPUT,
@@ -30,7 +29,12 @@ pub fn write(
             format!("{{\"code\": {}}}", serde_json::Value::from(code.as_str())).into_bytes(),
             Expected::Error(code.clone()),
         ),
-        Err(_) => return None,
+        Err(err) => (
+            ERROR,
+            OUTPUT,
+            format!("{{\"kind\": {}}}", serde_json::Value::from(err.kind())).into_bytes(),
+            Expected::Failure(err.kind().to_string()),
+        ),
     };
     bytes.push(b'\n');
     let keep = folder.file(name, keep);
@@ -47,7 +51,7 @@ pub fn write(
         }
         Ok(())
     })();
-    Some(result.map(|()| (expected, changed)))
+    result.map(|()| (expected, changed))
 }
 
 fn cannot(what: &str, path: &Path, err: &std::io::Error) -> String {

@@ -7,6 +7,7 @@
 //! a [`HostConfig`] directly.
 
 mod hosts;
+mod http_mock;
 mod pipeline;
 mod raw;
 mod stores;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use hosts::{HostPattern, HostRule, PortRule, Scheme};
+pub use http_mock::HttpMock;
 pub use pipeline::{MAX_PIPELINE_STEPS, PipelineConfig, PipelineStep};
 pub(crate) use stores::stores_for;
 pub use stores::{DEFAULT_STORE, KvGrant, KvNamespace, StoreConfig, default_store_path};
@@ -155,6 +157,13 @@ pub struct PluginConfig {
     /// The key-value store it may use, and which namespace of it; `None`
     /// (the default) leaves every store call refused with `kv_not_granted`.
     pub kv: Option<KvGrant>,
+    /// Canned responses by URL in place of the network, for a test
+    /// runner's local emulation (never read from a config file). When set,
+    /// every request `allowed_hosts` admits is answered from here, the
+    /// body capped by `max_http_response` as a real one is, and a URL with
+    /// no entry fails the call naming it; nothing leaves the machine.
+    /// `None` (the default): the network.
+    pub http_mocks: Option<BTreeMap<String, HttpMock>>,
 }
 
 /// A call staging makes before a plugin's new version may serve: it must
@@ -200,6 +209,7 @@ impl PluginConfig {
             signature_required: false,
             signature: None,
             kv: None,
+            http_mocks: None,
         }
     }
 }
@@ -759,6 +769,7 @@ impl Validator<'_> {
             kv: (raw.kv.as_ref())
                 .map(|kv| self.kv_grant(name, kv, stores))
                 .transpose()?,
+            http_mocks: None,
         })
     }
 

@@ -6,7 +6,9 @@
 //! 3xx and its `Location`, and a request there is checked like any other.
 //! The request runs on tokio's blocking pool while the call's future waits,
 //! bounded by what is left of the call's timeout; the response body by
-//! `max_http_response`.
+//! `max_http_response`. A plugin given canned responses
+//! (`PluginConfig::http_mocks`) is answered from them instead, after the
+//! same `allowed_hosts` check, and never reaches the network.
 
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -16,6 +18,7 @@ use wasmtime::{Caller, Linker};
 use super::ENV;
 use super::state::{CALL_FUEL, State, charge};
 use super::stop::Stop;
+use crate::config::HttpMock;
 
 type Result<T> = wasmtime::Result<T>;
 
@@ -65,6 +68,11 @@ async fn http_request(c: &mut Caller<'_, State>, request: u64, body: u64) -> Res
     }
     let deadline = state.deadline;
     let limit = state.grants.max_http_response;
+    if let Some(mocks) = &state.grants.http_mocks {
+        let response = answer_from(mocks, &request.url, limit)?;
+        state.http_status = response.0;
+        return Ok(state.give(&response.1)?);
+    }
     let method = request.method.as_deref().unwrap_or("GET").to_uppercase();
     let mut builder = ureq::http::Request::builder()
         .method(method.as_str())
@@ -79,6 +87,27 @@ async fn http_request(c: &mut Caller<'_, State>, request: u64, body: u64) -> Res
     let state = c.data_mut();
     state.http_status = response.0;
     Ok(state.give(&response.1)?)
+}
+
+/// The canned response to `url`, held to `limit` like a real one; a URL
+/// with none fails the call, naming it.
+fn answer_from(
+    mocks: &std::collections::BTreeMap<String, HttpMock>,
+    url: &str,
+    limit: u64,
+) -> Result<(u16, Vec<u8>)> {
+    let Some(mock) = mocks.get(url) else {
+        return Err(wasmtime::Error::msg(format!(
+            "HTTP request to {url} has no canned response (the plugin runs with canned \
+             HTTP responses only; add one for this URL)"
+        )));
+    };
+    if mock.body.len() as u64 > limit {
+        return Err(wasmtime::Error::msg(format!(
+            "HTTP response exceeds the configured maximum number of bytes: {limit}"
+        )));
+    }
+    Ok((mock.status, mock.body.clone()))
 }
 
 /// Sends `request` and reads at most `limit` bytes of the response.

@@ -9,7 +9,7 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 
 use super::kernel::{Kernel, OverBudget};
 use super::stop::Stop;
-use crate::config::HostPattern;
+use crate::config::{HostPattern, HttpMock};
 use crate::kv::{KvLimits, Store};
 use crate::metrics::KvStats;
 use crate::module::MAX_TABLE_ENTRIES;
@@ -23,6 +23,8 @@ pub(crate) struct Grants {
     /// Linear memory and kernel memory together.
     pub memory: u64,
     pub max_http_response: u64,
+    /// Canned responses in place of the network (`PluginConfig::http_mocks`).
+    pub http_mocks: Option<BTreeMap<String, HttpMock>>,
     /// Bytes the vars of one instance may hold (keys, values, bookkeeping).
     pub max_var_bytes: u64,
     /// The key-value store the plugin may use, if it was granted one.
