@@ -2,6 +2,7 @@
 
 mod admin;
 mod call;
+mod dev;
 mod serve;
 mod sign;
 mod stats;
@@ -70,6 +71,13 @@ enum Command {
     /// Exit status: 0 when every case passes, 1 when one fails (or the
     /// cases cannot be read), 3 when the config or a plugin does not load.
     Test(test::Args),
+    /// Build, load and test a plugin project, then again on every save,
+    /// printing only what changed.
+    ///
+    /// The build command is `just build` (the justfile `polyplug new`
+    /// writes), or `--build`; the cases are `tests/vectors` beside the
+    /// config, run as `polyplug test` runs them. Ctrl-C stops.
+    Dev(dev::Args),
     /// Serve the plugins over HTTP until SIGINT or SIGTERM; SIGHUP reloads
     /// the config, changing only the plugins that changed.
     Serve {
@@ -155,6 +163,13 @@ async fn main() -> ExitCode {
             }
         };
     }
+    if let Command::Dev(args) = &cli.command {
+        init_logging(
+            LogFormat::Plain,
+            "warn,extism=off,wasmtime_internal_cache=error",
+        );
+        return dev::run(&cli.config, args).await;
+    }
     // Keys and signatures are made before any config exists.
     let done = match &cli.command {
         Command::Keygen { dir, name, force } => Some(sign::keygen(dir, name, *force)),
@@ -189,7 +204,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(LOAD_FAILED);
         }
     };
-    init_logging(config.server.log_format);
+    init_logging(config.server.log_format, LOG_FILTER);
     if let Command::Test(args) = &cli.command {
         return test::run(&cli.config, config, args).await;
     }
@@ -246,6 +261,7 @@ async fn main() -> ExitCode {
         | Command::Sign { .. }
         | Command::Serve { .. }
         | Command::Admin { .. }
+        | Command::Dev(_)
         | Command::Test(_) => {
             unreachable!("run before loading")
         }
@@ -313,10 +329,13 @@ fn print_plugins(host: &Host) {
 /// by default: Extism's own error log for failed calls, since the typed
 /// error says the same thing once, and wasmtime's cache warning when two
 /// processes store the same compiled module at once, which is harmless.
-fn init_logging(format: LogFormat) {
+/// What is logged unless `RUST_LOG` says otherwise.
+const LOG_FILTER: &str = "warn,polyplug=info,extism=off,wasmtime_internal_cache=error";
+
+fn init_logging(format: LogFormat, default_filter: &str) {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "warn,polyplug=info,extism=off,wasmtime_internal_cache=error".into());
+        .unwrap_or_else(|_| default_filter.into());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

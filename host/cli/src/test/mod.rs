@@ -22,7 +22,7 @@ mod cases;
 mod check;
 mod diff;
 mod junit;
-mod report;
+pub mod report;
 mod routes;
 mod update;
 
@@ -62,12 +62,27 @@ pub struct Args {
     /// Write what the plugins give now as the expected results, and list
     /// the files changed.
     ///
-    /// An output goes to `<case>.output.json`, a plugin error's code to
-    /// `<case>.error.json`; other failures (a trap, a limit) are not
-    /// written and still fail. With several plugins, the first one's
-    /// result is written and the others are checked against it.
+    /// An output goes to `<case>.output.json`, a plugin error's code
+    /// (`{"code"}`) or the kind of a failure the host reported (`{"kind"}`:
+    /// a trap, a limit) to `<case>.error.json`. With several plugins, the
+    /// first one's result is written and the others are checked against
+    /// it.
     #[arg(long)]
     update: bool,
+}
+
+impl Default for Args {
+    /// `polyplug test` with no arguments: the cases beside the config file.
+    fn default() -> Self {
+        Self {
+            dirs: Vec::new(),
+            plugins: Vec::new(),
+            compare: Compare::Bytes,
+            json: false,
+            junit: None,
+            update: false,
+        }
+    }
 }
 
 /// One case run against one plugin (or against none, when no plugin
@@ -96,55 +111,15 @@ pub enum Verdict {
 }
 
 pub async fn run(config_file: &Path, config: HostConfig, args: &Args) -> ExitCode {
-    let dirs = match args.dirs.is_empty() {
-        true => vec![default_dir(config_file)],
-        false => args.dirs.clone(),
-    };
-    let mut folders = Vec::new();
-    for dir in &dirs {
-        match cases::find(dir) {
-            Ok(found) => folders.extend(found),
-            Err(err) => return failed(format_args!("{err:#}")),
-        }
-    }
-    if let Some(unknown) = args
-        .plugins
-        .iter()
-        .find(|name| !config.plugins.contains_key(*name))
-    {
-        let known: Vec<&str> = config.plugins.keys().map(String::as_str).collect();
-        return failed(format_args!(
-            "`--plugin {unknown}`: `{}` has no plugin of that name (it has: {})",
-            config_file.display(),
-            known.join(", ")
-        ));
-    }
-    let base = match load(config.clone()).await {
-        Ok(host) => host,
-        Err(err) => {
-            eprintln!("error: {err}");
+    let print_lines = !args.json;
+    let (outcomes, summary) = match execute(config_file, config, args, print_lines).await {
+        Ok(run) => run,
+        Err(Stopped::Cases(why)) => return failed(format_args!("{why}")),
+        Err(Stopped::Load(why)) => {
+            eprintln!("error: {why}");
             return ExitCode::from(crate::LOAD_FAILED);
         }
     };
-    let mut runner = Runner {
-        hosts: Hosts {
-            base,
-            config: &config,
-            variants: HashMap::new(),
-        },
-        args,
-        config_file,
-        columns: columns(&folders, &config, args),
-        outcomes: Vec::new(),
-    };
-    let started = Instant::now();
-    let mut cases = 0;
-    for folder in &mut folders {
-        cases += folder.cases.len();
-        runner.folder(folder).await;
-    }
-    let outcomes = runner.outcomes;
-    let summary = report::Summary::of(&outcomes, cases, started.elapsed());
     if args.json {
         println!("{:#}", report::json(&outcomes, &summary));
     } else {
@@ -162,6 +137,69 @@ pub async fn run(config_file: &Path, config: HostConfig, args: &Args) -> ExitCod
         0 => ExitCode::SUCCESS,
         _ => ExitCode::from(crate::CALL_FAILED),
     }
+}
+
+/// Why a run stopped before its cases ran.
+pub enum Stopped {
+    /// The cases could not be read, or `--plugin` names no plugin.
+    Cases(String),
+    /// The config's plugins did not load.
+    Load(String),
+}
+
+/// Runs every case of `args` against the plugins of `config`; prints each
+/// outcome's lines as it comes when `print_lines`.
+pub async fn execute(
+    config_file: &Path,
+    config: HostConfig,
+    args: &Args,
+    print_lines: bool,
+) -> Result<(Vec<Outcome>, report::Summary), Stopped> {
+    let dirs = match args.dirs.is_empty() {
+        true => vec![default_dir(config_file)],
+        false => args.dirs.clone(),
+    };
+    let mut folders = Vec::new();
+    for dir in &dirs {
+        folders.extend(cases::find(dir).map_err(|err| Stopped::Cases(format!("{err:#}")))?);
+    }
+    if let Some(unknown) = args
+        .plugins
+        .iter()
+        .find(|name| !config.plugins.contains_key(*name))
+    {
+        let known: Vec<&str> = config.plugins.keys().map(String::as_str).collect();
+        return Err(Stopped::Cases(format!(
+            "`--plugin {unknown}`: `{}` has no plugin of that name (it has: {})",
+            config_file.display(),
+            known.join(", ")
+        )));
+    }
+    let base = load(config.clone())
+        .await
+        .map_err(|err| Stopped::Load(err.to_string()))?;
+    let mut runner = Runner {
+        hosts: Hosts {
+            base,
+            config: &config,
+            variants: HashMap::new(),
+        },
+        args,
+        config_file,
+        columns: columns(&folders, &config, args),
+        print_lines,
+        outcomes: Vec::new(),
+    };
+    let started = Instant::now();
+    let mut cases = 0;
+    for folder in &mut folders {
+        cases += folder.cases.len();
+        runner.folder(folder).await;
+    }
+    let columns = runner.columns;
+    let outcomes = runner.outcomes;
+    let summary = report::Summary::of(&outcomes, cases, started.elapsed(), columns);
+    Ok((outcomes, summary))
 }
 
 fn failed(message: std::fmt::Arguments<'_>) -> ExitCode {
@@ -270,6 +308,8 @@ struct Runner<'a> {
     args: &'a Args,
     config_file: &'a Path,
     columns: report::Columns,
+    /// Print each outcome as it comes (not for `--json`, nor `polyplug dev`).
+    print_lines: bool,
     outcomes: Vec<Outcome>,
 }
 
@@ -396,7 +436,7 @@ impl Runner<'_> {
             stats,
             verdict,
         };
-        if !self.args.json {
+        if self.print_lines {
             let mut stdout = std::io::stdout().lock();
             let _ = writeln!(stdout, "{}", report::lines(&outcome, &self.columns));
         }

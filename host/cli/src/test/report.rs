@@ -71,10 +71,12 @@ pub struct Summary {
     pub cases: usize,
     pub plugins: usize,
     pub elapsed: Duration,
+    /// The column widths the lines of this run use.
+    pub columns: Columns,
 }
 
 impl Summary {
-    pub fn of(outcomes: &[Outcome], cases: usize, elapsed: Duration) -> Self {
+    pub fn of(outcomes: &[Outcome], cases: usize, elapsed: Duration, columns: Columns) -> Self {
         let count = |f: fn(&Verdict) -> bool| outcomes.iter().filter(|o| f(&o.verdict)).count();
         let mut plugins: Vec<_> = outcomes.iter().filter_map(|o| o.plugin.as_ref()).collect();
         plugins.sort();
@@ -86,6 +88,7 @@ impl Summary {
             cases,
             plugins: plugins.len(),
             elapsed,
+            columns,
         }
     }
 
