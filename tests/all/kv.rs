@@ -653,3 +653,39 @@ fn a_config_file_grants_own_or_shared_namespaces_and_an_implicit_default_store()
         StoreConfig::embedded(dir.path().join("data/shared.redb"))
     );
 }
+
+#[tokio::test]
+async fn the_embedder_reaches_a_plugins_namespace_and_only_its() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(
+        dir.path(),
+        vec![
+            ("a", proxy(own())),
+            ("b", proxy(own())),
+            ("bare", proxy(None)),
+        ],
+    );
+    let native = |plugin: &'static str, request: Value| {
+        let host = host.clone();
+        async move {
+            let answer = host.kv(plugin, request.to_string().as_bytes()).await;
+            serde_json::from_slice::<Value>(&answer.unwrap()).unwrap()
+        }
+    };
+    // Seeded by the host, read by the plugin, in its namespace only.
+    let seeded = native("a", json!({"op": "set", "key": "k", "value": {"n": 1}})).await;
+    assert_eq!(code(&seeded), "ok");
+    let got = kv(&host, "a", json!({"op": "get", "key": "k"})).await;
+    assert_eq!(got["ok"]["value"], json!({"n": 1}));
+    assert_eq!(got["ok"]["version"], seeded["ok"]["version"]);
+    let other = native("b", json!({"op": "get", "key": "k"})).await;
+    assert_eq!(other, json!({"ok": null}));
+    // The plugin's limits and grant hold for the embedder too.
+    let long_key = "k".repeat(257);
+    let refused = native("a", json!({"op": "set", "key": long_key, "value": 1})).await;
+    assert_eq!(code(&refused), "kv_key_too_large");
+    let bare = native("bare", json!({"op": "get", "key": "k"})).await;
+    assert_eq!(code(&bare), "kv_not_granted");
+    let unknown = host.kv("nobody", br#"{"op":"get","key":"k"}"#).await;
+    assert_eq!(unknown.unwrap_err().kind(), "unknown_plugin");
+}

@@ -661,3 +661,90 @@ fn a_malformed_http_file_fails_its_case_naming_the_file() {
     assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
     assert!(stdout(&out).contains("broken.http.json"), "{}", shown(&out));
 }
+
+#[test]
+fn each_case_starts_from_its_seeded_state_and_the_real_store_is_untouched() {
+    let project = Project::new();
+    let module = repo_root().join("target/guests/reference-rust.wasm");
+    assert!(module.is_file(), "run `just build-guests` first");
+    project
+        .write(
+            "polyplug.toml",
+            &format!(
+                "[plugins.counter]\nwasm = {:?}\nkv = \"default\"\n",
+                module.display().to_string()
+            ),
+        )
+        .write(
+            "tests/vectors/tally/seeded.input.json",
+            r#"{"key":"hits","by":1}"#,
+        )
+        .write(
+            "tests/vectors/tally/seeded.kv.json",
+            r#"{"hits": 41, "other": "x"}"#,
+        )
+        .write(
+            "tests/vectors/tally/seeded.output.json",
+            r#"{"key":"hits","value":42}"#,
+        )
+        .write(
+            "tests/vectors/tally/fresh.input.json",
+            r#"{"key":"hits","by":1}"#,
+        )
+        .write(
+            "tests/vectors/tally/fresh.output.json",
+            r#"{"key":"hits","value":1}"#,
+        )
+        .write(
+            "tests/vectors/tally/not_a_number.input.json",
+            r#"{"key":"other","by":1}"#,
+        )
+        .write(
+            "tests/vectors/tally/not_a_number.kv.json",
+            r#"{"other": "x"}"#,
+        )
+        .write(
+            "tests/vectors/tally/not_a_number.error.json",
+            r#"{"code": "kv_not_an_integer"}"#,
+        );
+    // Twice: a run leaves nothing behind for the next.
+    for run in 0..2 {
+        let out = project.test(&[]);
+        assert_eq!(out.status.code(), Some(0), "run {run}: {}", shown(&out));
+    }
+    assert!(
+        !project.path(".polyplug").exists(),
+        "the config's own store was created"
+    );
+}
+
+#[test]
+fn a_seed_over_the_plugins_limits_fails_its_case_naming_the_key() {
+    let project = Project::new();
+    let module = repo_root().join("target/guests/reference-rust.wasm");
+    project
+        .write(
+            "polyplug.toml",
+            &format!(
+                "[plugins.counter]\nwasm = {:?}\nkv = \"default\"\nmax_kv_value = \"8B\"\n",
+                module.display().to_string()
+            ),
+        )
+        .write(
+            "tests/vectors/tally/big.input.json",
+            r#"{"key":"k","by":1}"#,
+        )
+        .write(
+            "tests/vectors/tally/big.kv.json",
+            r#"{"k": "far too long a value"}"#,
+        )
+        .write(
+            "tests/vectors/tally/big.output.json",
+            r#"{"key":"k","value":1}"#,
+        );
+    let out = project.test(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    let text = stdout(&out);
+    assert!(text.contains("cannot seed key `k`"), "{}", shown(&out));
+    assert!(text.contains("kv_value_too_large"), "{}", shown(&out));
+}

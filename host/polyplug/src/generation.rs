@@ -265,6 +265,12 @@ impl Generation {
                 .is_ok_and(|bytes| fingerprint(&bytes, config) == self.source_sha256)
     }
 
+    /// A key-value request in this plugin's namespace, made by the host
+    /// (`Host::kv`); the answer the guest would read.
+    pub async fn kv(&self, request: &[u8]) -> Vec<u8> {
+        crate::runtime::kv::from_host(self.compiled.grants(), request).await
+    }
+
     /// Calls `function` with `input`: waits for a place in the pool, runs
     /// the call (inline, then on the slow lane if it runs long; `lane.rs`)
     /// and counts it. Returns what the call used beside its result.

@@ -556,6 +556,17 @@ impl Host {
         }
     }
 
+    /// Runs one key-value request (docs/contract.md section 8: `{"op":
+    /// "get", "key": ...}` and the rest) in plugin `plugin`'s namespace, as
+    /// if the plugin had made it, and returns the JSON answer it would
+    /// read (`{"ok": ...}` or `{"error": {"code", "message"}}`): for
+    /// tools that inspect, seed or migrate a plugin's state (`polyplug
+    /// test` seeds cases with it). The plugin's limits apply; no call's
+    /// operation count does.
+    pub async fn kv(&self, plugin: &str, request: &[u8]) -> Result<Vec<u8>, CallError> {
+        Ok(self.generation(plugin)?.kv(request).await)
+    }
+
     /// Runs pipeline `name` on `input` (raw JSON bytes): each step's
     /// output is the next step's input, every step runs on the plugin
     /// generations current when the run started (a reload meanwhile never

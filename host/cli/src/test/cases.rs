@@ -1,7 +1,8 @@
 //! Finding and reading vector cases, in the layout of docs/contract.md
 //! section 6: `<function>/<case>.input.json` beside `<case>.output.json`
 //! or `<case>.error.json`, and optionally `<case>.config.json` (else the
-//! folder's `config.json`) and `<case>.http.json` (canned HTTP responses).
+//! folder's `config.json`), `<case>.http.json` (canned HTTP responses) and
+//! `<case>.kv.json` (the key-value state the case starts from).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -19,6 +20,8 @@ pub const CONFIG: &str = "config.json";
 pub const ROUTES: &str = "routes.json";
 /// Canned HTTP responses by URL for one case, in place of the network.
 pub const HTTP: &str = "http.json";
+/// Keys and values the plugin's namespace holds when one case starts.
+pub const KV: &str = "kv.json";
 /// What `{{base}}` in an input stands for: the local HTTP server's address.
 pub const BASE: &[u8] = b"{{base}}";
 
@@ -44,6 +47,9 @@ pub struct Case {
     /// `<case>.http.json`: the responses the plugin's HTTP requests get in
     /// place of the network (by URL), and the file they came from.
     pub http: Result<Option<Mocks>, String>,
+    /// `<case>.kv.json`: what the plugin's key-value namespace holds when
+    /// the case starts (else nothing).
+    pub kv: Result<Option<serde_json::Map<String, serde_json::Value>>, String>,
 }
 
 /// A case's canned HTTP responses.
@@ -162,12 +168,14 @@ fn read_folder(dir: &Path) -> std::io::Result<Folder> {
         };
         let expected = read_expected(&folder, &name);
         let http = read_mocks(&folder.file(&name, HTTP));
+        let kv = read_seed(&folder.file(&name, KV));
         folder.cases.push(Case {
             name,
             input,
             expected,
             config,
             http,
+            kv,
         });
     }
     Ok(folder)
@@ -236,6 +244,18 @@ fn read_mocks(file: &Path) -> Result<Option<Mocks>, String> {
         file: file.to_path_buf(),
         responses,
     }))
+}
+
+/// `<case>.kv.json`, when there is one: a JSON object of keys and values.
+fn read_seed(file: &Path) -> Result<Option<serde_json::Map<String, serde_json::Value>>, String> {
+    if !file.is_file() {
+        return Ok(None);
+    }
+    let shown = file.file_name().unwrap_or_default().to_string_lossy();
+    let text = fs::read_to_string(file).map_err(|err| format!("cannot read `{shown}`: {err}"))?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|err| format!("`{shown}` must be a JSON object of keys and their values: {err}"))
 }
 
 /// A config map: a JSON object whose string values are taken as they are

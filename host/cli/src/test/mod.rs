@@ -16,7 +16,9 @@
 //! `<case>.http.json` runs with those canned responses in place of the
 //! network: its plugin's `allowed_hosts` still decide which URLs it may
 //! ask for, and a request with no canned response fails the case naming
-//! its URL.
+//! its URL. Key-value state lives in stores of the run's own (never the
+//! config's): a case starts with its plugin's namespace empty, or holding
+//! what `<case>.kv.json` lists.
 
 mod cases;
 mod check;
@@ -24,6 +26,7 @@ mod diff;
 mod junit;
 pub mod report;
 mod routes;
+mod state;
 mod update;
 
 use std::collections::{BTreeMap, HashMap};
@@ -32,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use polyplug::{CallStats, Host, HostConfig, HostPattern};
+use polyplug::{CallStats, Host, HostConfig, HostPattern, StoreConfig};
 
 use cases::{Folder, Mocks};
 pub use check::Compare;
@@ -175,6 +178,15 @@ pub async fn execute(
             known.join(", ")
         )));
     }
+    // Cases never touch the config's real state: every store is an
+    // embedded one in a folder of this run's own.
+    let state = tempfile::tempdir().map_err(|err| {
+        Stopped::Cases(format!("cannot make a folder for the cases' state: {err}"))
+    })?;
+    let mut config = config;
+    for (name, store) in config.stores.iter_mut() {
+        *store = StoreConfig::embedded(state.path().join(format!("{name}.redb")));
+    }
     let base = load(config.clone())
         .await
         .map_err(|err| Stopped::Load(err.to_string()))?;
@@ -289,7 +301,8 @@ impl Hosts<'_> {
         }
         // A host of this plugin alone: what else the config declares
         // (pipelines through other plugins, say) is not for this case.
-        let host_config = HostConfig::new([(plugin.to_string(), variant)]);
+        let mut host_config = HostConfig::new([(plugin.to_string(), variant)]);
+        host_config.stores = self.config.stores.clone();
         let loaded = load(host_config).await.map_err(|err| {
             let with = match (config, mocks) {
                 (Some(_), _) => "with this case's config",
@@ -406,6 +419,15 @@ impl Runner<'_> {
             Ok(host) => host,
             Err(why) => return fail(why),
         };
+        if self.hosts.config.plugins[plugin].kv.is_some() {
+            let seed = match &case.kv {
+                Ok(seed) => seed.as_ref(),
+                Err(why) => return fail(why.clone()),
+            };
+            if let Err(why) = state::prepare(&host, plugin, seed).await {
+                return fail(why);
+            }
+        }
         let (got, stats) = host.call_measured(plugin, &folder.function, input).await;
         let verdict = match check::check(&case.expected, &got, self.args.compare) {
             Ok(()) => Verdict::Pass,

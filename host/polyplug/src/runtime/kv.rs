@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use wasmtime::{Caller, Linker};
 
-use super::state::{CALL_FUEL, State, charge};
+use super::state::{CALL_FUEL, Grants, State, charge};
 use super::stop::Stop;
 use crate::kv::{self, KV_OPERATIONS, KvCode, KvError, Quota, Request};
 
@@ -59,15 +59,7 @@ async fn polyplug_kv(c: &mut Caller<'_, State>, request: u64) -> Result<u64> {
                 &grants.kv,
                 state.kv_operations > grants.kv_limits.operations,
             ) {
-                (None, _) => {
-                    let message = "this plugin is granted no key-value store: the operator \
-                                   grants one with `kv = \"default\"` in its config";
-                    (
-                        Err(KvError::new(KvCode::NotGranted, message)),
-                        operation,
-                        None,
-                    )
-                }
+                (None, _) => (Err(not_granted()), operation, None),
                 (Some(_), true) => {
                     let message = format!(
                         "this call has made {} store operations, its limit (`max_kv_operations`)",
@@ -77,10 +69,7 @@ async fn polyplug_kv(c: &mut Caller<'_, State>, request: u64) -> Result<u64> {
                     (Err(error), operation, None)
                 }
                 (Some(access), false) => {
-                    let quota = Quota {
-                        bytes: grants.kv_limits.namespace_bytes,
-                        keys: grants.kv_limits.namespace_keys,
-                    };
+                    let quota = quota(&grants);
                     let deadline = state.deadline;
                     let namespace = access.namespace.clone();
                     let (result, took) = access.store.run(namespace, request, quota).await;
@@ -102,4 +91,34 @@ async fn polyplug_kv(c: &mut Caller<'_, State>, request: u64) -> Result<u64> {
     let answer = kv::render(&result);
     charge(c, 0, answer.len() as u64)?;
     Ok(c.data_mut().give(&answer)?)
+}
+
+fn not_granted() -> KvError {
+    let message = "this plugin is granted no key-value store: the operator \
+                   grants one with `kv = \"default\"` in its config";
+    KvError::new(KvCode::NotGranted, message)
+}
+
+fn quota(grants: &Grants) -> Quota {
+    Quota {
+        bytes: grants.kv_limits.namespace_bytes,
+        keys: grants.kv_limits.namespace_keys,
+    }
+}
+
+/// A request made by the embedder rather than the guest (`Host::kv`): read
+/// and checked against the plugin's limits as a guest's is, and run in
+/// the plugin's namespace; it counts against no call's operations and
+/// has no deadline but the store's own. Returns the answer the guest
+/// would read.
+pub(crate) async fn from_host(grants: &Grants, request: &[u8]) -> Vec<u8> {
+    let result = match (Request::parse(request, &grants.kv_limits), &grants.kv) {
+        (Err((error, _)), _) => Err(error),
+        (Ok(_), None) => Err(not_granted()),
+        (Ok(request), Some(access)) => {
+            let namespace = access.namespace.clone();
+            access.store.run(namespace, request, quota(grants)).await.0
+        }
+    };
+    kv::render(&result)
 }

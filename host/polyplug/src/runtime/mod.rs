@@ -77,6 +77,11 @@ impl Compiled {
     /// Compiles `binary` (through the compile cache) and links it against
     /// polyplug's host functions; fails on any import polyplug does not
     /// provide.
+    /// What every instance of it may reach.
+    pub fn grants(&self) -> &Grants {
+        &self.grants
+    }
+
     pub fn new(
         binary: &[u8],
         grants: Grants,
