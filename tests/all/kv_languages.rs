@@ -1,0 +1,289 @@
+//! Key-value state from every guest language: `tally` (one `increment`)
+//! and `tally_cas` (a get and compare-and-swap retry loop) in the Rust, Go,
+//! AssemblyScript and JavaScript reference guests (docs/contract.md, 5.8
+//! and 5.9), each asserted the same way for all four, so each SDK's kv API
+//! and its error codes are held to one behaviour. The store is built by
+//! [`store`]: another backend runs these tests by changing that function.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use polyplug::{CallError, Host, HostConfig, KvGrant, PluginConfig, StoreConfig};
+use serde_json::{Value, json};
+
+use crate::kv::proxy;
+use crate::support::{ASSEMBLYSCRIPT, GO, Guest, JS, RUST};
+
+const GUESTS: [Guest; 4] = [RUST, GO, ASSEMBLYSCRIPT, JS];
+const FUNCTIONS: [&str; 2] = ["tally", "tally_cas"];
+
+/// The store every test here runs on, in `dir` (a fresh temporary folder).
+/// To run them on another backend, return its config here.
+fn store(dir: &Path) -> StoreConfig {
+    StoreConfig::embedded(dir.join("kv.redb"))
+}
+
+/// `guest` granted `grant`.
+fn plugin(guest: Guest, grant: Option<KvGrant>) -> PluginConfig {
+    let mut plugin = guest.plugin();
+    plugin.kv = grant;
+    plugin
+}
+
+fn host(dir: &Path, plugins: Vec<(String, PluginConfig)>) -> Host {
+    let mut config = HostConfig::new(plugins);
+    config.stores = BTreeMap::from([("default".to_string(), store(dir))]);
+    Host::new(config).unwrap_or_else(|err| panic!("loading failed: {err}"))
+}
+
+/// The output text, or the error code.
+async fn call(host: &Host, plugin: &str, function: &str, input: &str) -> Result<String, String> {
+    match host.call_json(plugin, function, input.to_string()).await {
+        Ok(output) => Ok(String::from_utf8(output).unwrap()),
+        Err(CallError::Plugin { code, .. }) => Err(code),
+        Err(other) => panic!("{plugin}.{function}({input}): {other:?}"),
+    }
+}
+
+fn out(key: &str, value: i64) -> Result<String, String> {
+    Ok(json!({"key": key, "value": value}).to_string())
+}
+
+fn code(code: &str) -> Result<String, String> {
+    Err(code.to_string())
+}
+
+/// What `tally` and `tally_cas` answer, in order, on a fresh store: the
+/// same bytes and codes in every language. `p:` stands for the function's
+/// own key prefix (each function counts its own keys in one host).
+fn own_namespace_cases() -> Vec<(Value, Result<String, String>)> {
+    vec![
+        (json!({"key": "p:a", "by": 5}), out("p:a", 5)),
+        (json!({"key": "p:a", "by": 7}), out("p:a", 12)),
+        (json!({"key": "p:b", "by": 0}), out("p:b", 0)),
+        (json!({"key": "p:a", "by": -0.0}), code("invalid_input")),
+        (json!({"key": "p:\"\u{0}é", "by": 1}), out("p:\"\u{0}é", 1)),
+        (json!({"key": "p:a"}), code("invalid_input")),
+        (json!({"by": 1}), code("invalid_input")),
+        (json!({"key": 1, "by": 1}), code("invalid_input")),
+        (json!({"key": null, "by": 1}), code("invalid_input")),
+        (json!({"key": "p:a", "by": -1}), code("invalid_input")),
+        (json!({"key": "p:a", "by": 1.5}), code("invalid_input")),
+        (json!({"key": "p:a", "by": "1"}), code("invalid_input")),
+        (json!({"key": "p:a", "by": null}), code("invalid_input")),
+        (
+            json!({"key": "p:a", "by": 9007199254740992u64}),
+            code("invalid_input"),
+        ),
+        (json!(["p:a", 1]), code("invalid_input")),
+        (
+            json!({"key": "p:a-key-of-many-bytes", "by": 1}),
+            code("kv_key_too_large"),
+        ),
+        (
+            json!({"key": "p:big", "by": 9007199254740991u64}),
+            out("p:big", 9007199254740991),
+        ),
+        (json!({"key": "p:big", "by": 1}), code("kv_overflow")),
+        (
+            json!({"key": "p:big", "by": 0}),
+            out("p:big", 9007199254740991),
+        ),
+        (json!({"key": "p:a", "by": 0}), out("p:a", 12)),
+    ]
+}
+
+/// `input` with `p:` in its key replaced by `prefix`.
+fn with_prefix(value: &Value, prefix: &str) -> Value {
+    let text = value.to_string().replace("\"p:", &format!("\"{prefix}"));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn with_prefix_out(expected: &Result<String, String>, prefix: &str) -> Result<String, String> {
+    expected
+        .clone()
+        .map(|text| text.replace("\"p:", &format!("\"{prefix}")))
+}
+
+#[tokio::test]
+async fn tally_and_tally_cas_answer_the_same_bytes_and_codes_in_every_language() {
+    for guest in GUESTS {
+        let dir = tempfile::tempdir().unwrap();
+        let mut counter = plugin(guest, Some(KvGrant::own("default")));
+        // 8 bytes: `i:a-key-of-many-bytes` is too long, `i:big` is not.
+        counter.limits.max_kv_key = 8;
+        let host = host(dir.path(), vec![("counter".into(), counter)]);
+        for (function, prefix) in [("tally", "i:"), ("tally_cas", "c:")] {
+            for (input, expected) in own_namespace_cases() {
+                let input = with_prefix(&input, prefix);
+                let got = call(&host, "counter", function, &input.to_string()).await;
+                assert_eq!(
+                    got,
+                    with_prefix_out(&expected, prefix),
+                    "{} {function}({input})",
+                    guest.language
+                );
+            }
+        }
+    }
+}
+
+/// What `tally` and `tally_cas` make of values they did not write: the
+/// store's idea of an integer (`-?(0|[1-9][0-9]*)` within ±(2^53-1)).
+#[tokio::test]
+async fn tally_and_tally_cas_read_foreign_values_as_the_store_does_in_every_language() {
+    // Stored as written, with `-0` and `1e3` that serde_json cannot write.
+    let stored = [
+        ("text", r#""7""#, code("kv_not_an_integer")),
+        ("float", "2.0", code("kv_not_an_integer")),
+        ("exponent", "1e3", code("kv_not_an_integer")),
+        ("object", r#"{"n":1}"#, code("kv_not_an_integer")),
+        ("null", "null", code("kv_not_an_integer")),
+        ("past", "9007199254740992", code("kv_not_an_integer")),
+        ("negative", "-5", out("negative", -2)),
+        (
+            "lowest",
+            "-9007199254740991",
+            out("lowest", -9007199254740988),
+        ),
+        ("minus_zero", "-0", out("minus_zero", 3)),
+    ];
+    for guest in GUESTS {
+        for function in FUNCTIONS {
+            let dir = tempfile::tempdir().unwrap();
+            let shared = || Some(KvGrant::shared("default", "counters"));
+            let host = host(
+                dir.path(),
+                vec![
+                    ("counter".into(), plugin(guest, shared())),
+                    ("writer".into(), proxy(shared())),
+                ],
+            );
+            for (key, value, _) in &stored {
+                let set = format!(r#"{{"op":"set","key":"{key}","value":{value}}}"#);
+                let answer = host.call_json("writer", "kv", set).await.unwrap();
+                assert!(answer.starts_with(br#"{"ok""#), "{key}");
+            }
+            for (key, _, expected) in &stored {
+                let input = json!({"key": key, "by": 3}).to_string();
+                let got = call(&host, "counter", function, &input).await;
+                assert_eq!(&got, expected, "{} {function}({input})", guest.language);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn store_refusals_reach_the_caller_with_their_code_in_every_language() {
+    for guest in GUESTS {
+        let dir = tempfile::tempdir().unwrap();
+        let mut full = plugin(guest, Some(KvGrant::own("default")));
+        full.limits.max_kv_namespace_keys = 1;
+        let mut one_operation = plugin(guest, Some(KvGrant::own("default")));
+        one_operation.limits.max_kv_operations = 1;
+        let host = host(
+            dir.path(),
+            vec![
+                ("ungranted".into(), plugin(guest, None)),
+                ("full".into(), full),
+                ("one_operation".into(), one_operation),
+            ],
+        );
+        let input = r#"{"key":"k","by":1}"#;
+        let other = r#"{"key":"other","by":1}"#;
+        for function in FUNCTIONS {
+            let language = guest.language;
+            let got = call(&host, "ungranted", function, input).await;
+            assert_eq!(got, code("kv_not_granted"), "{language} {function}");
+        }
+        let got = call(&host, "full", "tally", input).await;
+        assert_eq!(got, out("k", 1), "{}", guest.language);
+        for function in FUNCTIONS {
+            let got = call(&host, "full", function, other).await;
+            assert_eq!(
+                got,
+                code("kv_namespace_full"),
+                "{} {function}",
+                guest.language
+            );
+        }
+        // `tally` makes one store operation, `tally_cas` at least two.
+        let got = call(&host, "one_operation", "tally", input).await;
+        assert_eq!(got, out("k", 1), "{}", guest.language);
+        let got = call(&host, "one_operation", "tally_cas", input).await;
+        assert_eq!(got, code("kv_too_many_operations"), "{}", guest.language);
+    }
+}
+
+/// The issue's measure of done: callers in all four languages, 8 at a
+/// time, each make 1,000 tallies of one key; every tally sees its own
+/// value and the counter ends exact. `function` is `tally` (the store's
+/// `increment`) or `tally_cas` (a compare-and-swap loop).
+async fn eight_callers_in_four_languages_add_up_exactly(function: &'static str) {
+    const PER_CALLER: i64 = 1_000;
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = GUESTS
+        .iter()
+        .map(|guest| {
+            let mut plugin = plugin(*guest, Some(KvGrant::shared("default", "hits")));
+            plugin.limits.instances = 2;
+            plugin.limits.timeout = Duration::from_secs(60);
+            plugin.limits.queue_timeout = Duration::from_secs(60);
+            (guest.language.to_string(), plugin)
+        })
+        .collect();
+    let host = host(dir.path(), plugins);
+    let callers: Vec<_> = GUESTS
+        .iter()
+        .chain(GUESTS.iter())
+        .map(|guest| {
+            let (host, language) = (host.clone(), guest.language);
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                for _ in 0..PER_CALLER {
+                    let input = json!({"key": "hits", "by": 1});
+                    let out: Value = host
+                        .call(language, function, &input)
+                        .await
+                        .unwrap_or_else(|err| panic!("{language} {function}: {err}"));
+                    seen.push(out["value"].as_i64().unwrap());
+                }
+                seen
+            })
+        })
+        .collect();
+    let callers_count = callers.len() as i64;
+    let mut seen = Vec::new();
+    for caller in callers {
+        seen.extend(caller.await.unwrap());
+    }
+    seen.sort();
+    let total = callers_count * PER_CALLER;
+    assert!(
+        seen.iter().copied().eq(1..=total),
+        "{function}: every tally saw its own value"
+    );
+    for guest in GUESTS {
+        let out: Value = host
+            .call(guest.language, function, &json!({"key": "hits", "by": 0}))
+            .await
+            .unwrap();
+        assert_eq!(
+            out,
+            json!({"key": "hits", "value": total}),
+            "{}",
+            guest.language
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_callers_in_four_languages_increment_one_key_exactly() {
+    eight_callers_in_four_languages_add_up_exactly("tally").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_callers_in_four_languages_compare_and_swap_one_key_exactly() {
+    eight_callers_in_four_languages_add_up_exactly("tally_cas").await;
+}
