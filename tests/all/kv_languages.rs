@@ -13,7 +13,7 @@ use polyplug::{CallError, Host, HostConfig, KvGrant, PluginConfig, StoreConfig};
 use serde_json::{Value, json};
 
 use crate::kv::proxy;
-use crate::support::{ASSEMBLYSCRIPT, GO, Guest, JS, RUST};
+use crate::support::{ASSEMBLYSCRIPT, GO, Guest, JS, RUST, example_config};
 
 const GUESTS: [Guest; 4] = [RUST, GO, ASSEMBLYSCRIPT, JS];
 const FUNCTIONS: [&str; 2] = ["tally", "tally_cas"];
@@ -286,4 +286,33 @@ async fn eight_callers_in_four_languages_increment_one_key_exactly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_callers_in_four_languages_compare_and_swap_one_key_exactly() {
     eight_callers_in_four_languages_add_up_exactly("tally_cas").await;
+}
+
+/// `examples/polyplug.toml` grants the four reference plugins one shared
+/// namespace: a counter bumped from one language is the counter every other
+/// language reads and bumps.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_example_config_shares_one_counter_between_all_four_languages() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = example_config(store(dir.path()));
+    let host = tokio::task::spawn_blocking(move || Host::new(config))
+        .await
+        .unwrap()
+        .expect("examples/polyplug.toml loads (run `just build-guests`)");
+    let steps = [
+        ("reference_go", "tally", 2, 2),
+        ("reference_js", "tally", 0, 2),
+        ("reference_js", "tally_cas", 3, 5),
+        ("reference_as", "tally", 10, 15),
+        ("reference_rust", "tally_cas", 0, 15),
+        ("reference_go", "tally_cas", 1, 16),
+    ];
+    for (plugin, function, by, value) in steps {
+        let input = json!({"key": "visits", "by": by}).to_string();
+        let got = call(&host, plugin, function, &input).await;
+        assert_eq!(got, out("visits", value), "{plugin} {function} by {by}");
+    }
+    // `discounts` runs the Rust guest too, without a grant.
+    let got = call(&host, "discounts", "tally", r#"{"key":"visits","by":1}"#).await;
+    assert_eq!(got, code("kv_not_granted"));
 }
