@@ -20,7 +20,7 @@ const FUNCTIONS: [&str; 2] = ["tally", "tally_cas"];
 
 /// The store every test here runs on, in `dir` (a fresh temporary folder).
 /// To run them on another backend, return its config here.
-fn store(dir: &Path) -> StoreConfig {
+pub(crate) fn store(dir: &Path) -> StoreConfig {
     StoreConfig::embedded(dir.join("kv.redb"))
 }
 
