@@ -364,7 +364,7 @@ export function tally_cas() {
     try {
       found = Kv.get(key, Counter) ?? { value: 0, version: 0 };
     } catch (error) {
-      if (error.code !== "kv_invalid_value") throw error;
+      if (!(error instanceof PluginError) || error.code !== "kv_invalid_value") throw error;
       throw new PluginError("kv_not_an_integer", `\`${key}\` does not hold an integer within ±(2^53-1)`);
     }
     // Both are within 2^53-1, so the sum is exact.
