@@ -122,7 +122,7 @@ bench *rows: build-guests build-bench-guest
     @echo "==> measuring with RUST_BACKTRACE=0 (backtraces make every Extism call several times slower)"
     RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0 target/release/polyplug-bench {{rows}}
 
-# Call one plugin function from examples/polyplug.toml, e.g. `just call reference_go greet '{"name":"Ada"}'`.
+# Call one plugin function from examples/polyplug.toml, e.g. `just call reference_go greet '{"name":"Ada"}'`; not while `just serve` runs (its embedded store admits one process).
 call plugin function input: build
     cargo run --locked --quiet -p polyplug-cli -- --config examples/polyplug.toml call {{plugin}} {{function}} '{{input}}'
 
