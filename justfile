@@ -48,7 +48,7 @@ build-bench-guest:
     cp bench/greet-guest/target/wasm32-unknown-unknown/release/polyplug_bench_greet.wasm {{guests_out}}/bench-greet.wasm
     python3 bench/greet-guest/check_imports.py {{guests_out}}/bench-greet.wasm
 
-# Build the Go guest: TinyGo when it is on PATH, else standard Go for wasip1.
+# Build the Go guest (TinyGo when it is on PATH, else standard Go for wasip1) and the Go test plugins.
 build-guest-go:
     @echo "==> building the Go guest ($(command -v tinygo >/dev/null && echo tinygo || go version))"
     mkdir -p {{guests_out}}
@@ -57,6 +57,9 @@ build-guest-go:
     else \
         GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags="-s -w" -o {{guests_out}}/reference-go.wasm . ; \
     fi
+    @echo "==> building the Go test plugins (tests/go)"
+    mkdir -p {{guests_out}}/go-tests
+    cd tests/go/kv && GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags="-s -w" -o {{guests_out}}/go-tests/kv.wasm .
 
 # Build the AssemblyScript guest.
 build-guest-as:
@@ -145,6 +148,7 @@ lint:
     @echo "==> go vet"
     cd sdk/go && go vet ./...
     cd guests/go && GOOS=wasip1 GOARCH=wasm go vet ./...
+    cd tests/go/kv && GOOS=wasip1 GOARCH=wasm go vet ./...
 
 # Remove all build output (host, guests, npm packages).
 clean:

@@ -316,3 +316,114 @@ async fn the_example_config_shares_one_counter_between_all_four_languages() {
     let got = call(&host, "discounts", "tally", r#"{"key":"visits","by":1}"#).await;
     assert_eq!(got, code("kv_not_granted"));
 }
+
+/// `tests/go/kv`: the Go SDK's package `kv`, one export per function, in a
+/// namespace shared with the WAT proxy of `kv.rs`, which shows the exact
+/// text the store holds.
+fn go_kv_host(dir: &Path) -> Host {
+    let path = crate::support::repo_root().join("target/guests/go-tests/kv.wasm");
+    assert!(
+        path.is_file(),
+        "`{}` is missing: run `just build-guest-go`",
+        path.display()
+    );
+    let shared = || Some(KvGrant::shared("default", "go"));
+    let mut go = PluginConfig::new(polyplug::WasmSource::File(path));
+    go.wasi = true;
+    go.kv = shared();
+    host(
+        dir,
+        vec![("go".into(), go), ("proxy".into(), proxy(shared()))],
+    )
+}
+
+/// What the proxy reads for `key`: the stored text, exactly.
+async fn stored(host: &Host, key: &str) -> String {
+    let get = json!({"op": "get", "key": key}).to_string();
+    String::from_utf8(host.call_json("proxy", "kv", get).await.unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_go_sdk_sets_gets_lists_swaps_and_deletes_through_the_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = go_kv_host(dir.path());
+    let go = |function: &'static str, input: &str| {
+        let (host, input) = (host.clone(), input.to_string());
+        async move { call(&host, "go", function, &input).await }
+    };
+    let value = r#"{"big":12345678901234567890,"n":[2.50,"é\u0000",null,true],"o":{}}"#;
+    let set = go("set", &format!(r#"{{"key":"doc","value":{value}}}"#))
+        .await
+        .unwrap();
+    let version: Value = serde_json::from_str(&set).unwrap();
+    let version = version["version"].as_u64().unwrap();
+    assert_eq!(
+        stored(&host, "doc").await,
+        format!(r#"{{"ok":{{"value":{value},"version":{version}}}}}"#),
+        "numbers reach the store with their digits"
+    );
+    let got = go("get", r#"{"key":"doc"}"#).await.unwrap();
+    assert_eq!(got, format!(r#"{{"value":{value},"version":{version}}}"#));
+    assert_eq!(go("get", r#"{"key":"missing"}"#).await.unwrap(), "null");
+
+    go("set_struct", r#"{"key":"cart"}"#).await.unwrap();
+    let cart = stored(&host, "cart").await;
+    assert!(
+        cart.starts_with(
+            r#"{"ok":{"value":{"items":[1,2],"note":null,"big":1152921504606846976},"#
+        ),
+        "{cart}"
+    );
+    let count = go("get_count", r#"{"key":"cart"}"#).await;
+    assert_eq!(count, code("kv_invalid_value"));
+
+    for key in ["b", "a", "c"] {
+        go("set", &format!(r#"{{"key":"l:{key}","value":0}}"#))
+            .await
+            .unwrap();
+    }
+    let page: Value =
+        serde_json::from_str(&go("list", r#"{"prefix":"l:","limit":2}"#).await.unwrap()).unwrap();
+    assert_eq!(page["items"][0]["key"], "l:a");
+    assert_eq!(page["items"][1]["key"], "l:b");
+    let next = json!({"prefix": "l:", "limit": 2, "cursor": page["cursor"]}).to_string();
+    let last: Value = serde_json::from_str(&go("list", &next).await.unwrap()).unwrap();
+    assert_eq!(last["items"].as_array().unwrap().len(), 1);
+    assert_eq!(last["items"][0]["key"], "l:c");
+    assert!(last.get("cursor").is_none(), "{last}");
+
+    let stale = go("cas", r#"{"key":"l:a","version":1,"value":5}"#)
+        .await
+        .unwrap();
+    let stale: Value = serde_json::from_str(&stale).unwrap();
+    assert_eq!(stale["swapped"], false);
+    let fresh = json!({"key": "l:a", "version": stale["version"], "value": 5}).to_string();
+    let fresh: Value = serde_json::from_str(&go("cas", &fresh).await.unwrap()).unwrap();
+    assert_eq!(fresh["swapped"], true);
+    let created = go("cas", r#"{"key":"new","value":"x"}"#).await.unwrap();
+    assert!(
+        created.starts_with(r#"{"swapped":true,"#),
+        "version 0 creates: {created}"
+    );
+    let count = go("get_count", r#"{"key":"l:a"}"#).await.unwrap();
+    assert_eq!(
+        count,
+        format!(r#"{{"value":5,"version":{}}}"#, fresh["version"])
+    );
+
+    let down = go("increment", r#"{"key":"n","by":-3}"#).await.unwrap();
+    assert!(down.starts_with(r#"{"value":-3,"version":"#), "{down}");
+    let over = go("increment", r#"{"key":"n","by":-9007199254740991}"#).await;
+    assert_eq!(over, code("kv_overflow"));
+    let long = format!(r#"{{"key":"{}","by":1}}"#, "k".repeat(257));
+    assert_eq!(go("increment", &long).await, code("kv_key_too_large"));
+
+    assert_eq!(
+        go("remove", r#"{"key":"l:a"}"#).await.unwrap(),
+        r#"{"deleted":true}"#
+    );
+    assert_eq!(
+        go("remove", r#"{"key":"l:a"}"#).await.unwrap(),
+        r#"{"deleted":false}"#
+    );
+}
