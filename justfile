@@ -61,11 +61,13 @@ build-guest-go:
     mkdir -p {{guests_out}}/go-tests
     cd tests/go/kv && GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags="-s -w" -o {{guests_out}}/go-tests/kv.wasm .
 
-# Build the AssemblyScript guest.
+# Build the AssemblyScript guest and the AssemblyScript test plugins.
 build-guest-as:
     @echo "==> building the AssemblyScript guest"
-    mkdir -p {{guests_out}}
+    mkdir -p {{guests_out}}/as-tests
     cd guests/assemblyscript && npm run --silent build
+    @echo "==> building the AssemblyScript test plugins (tests/assemblyscript)"
+    cd guests/assemblyscript && node_modules/.bin/asc ../../tests/assemblyscript/kv.ts --config asconfig.json --target release --outFile {{guests_out}}/as-tests/kv.wasm
 
 # Build the JS core and the `polyplug-js` compiler, then the JS guest and the JS test plugins.
 build-guest-js: build-js-compiler

@@ -427,3 +427,87 @@ async fn the_go_sdk_sets_gets_lists_swaps_and_deletes_through_the_host() {
         r#"{"deleted":false}"#
     );
 }
+
+/// `tests/assemblyscript/kv.ts`: the AssemblyScript SDK's `kv`, one export
+/// per function, in a namespace shared with the WAT proxy of `kv.rs`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_assemblyscript_sdk_sets_gets_lists_swaps_and_deletes_through_the_host() {
+    let path = crate::support::repo_root().join("target/guests/as-tests/kv.wasm");
+    assert!(
+        path.is_file(),
+        "`{}` is missing: run `just build-guest-as`",
+        path.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let shared = || Some(KvGrant::shared("default", "as"));
+    let mut plugin = PluginConfig::new(polyplug::WasmSource::File(path));
+    plugin.kv = shared();
+    let host = host(
+        dir.path(),
+        vec![("as".into(), plugin), ("proxy".into(), proxy(shared()))],
+    );
+    let call_as = |function: &'static str, input: &str| {
+        let (host, input) = (host.clone(), input.to_string());
+        async move { call(&host, "as", function, &input).await }
+    };
+    let value = r#"[2.50,12345678901234567890,-0,"é\u0000",null,true,[]]"#;
+    let set = call_as("kv_set", &format!(r#"{{"key":"doc","value":{value}}}"#));
+    let version: Value = serde_json::from_str(&set.await.unwrap()).unwrap();
+    let version = version["version"].as_u64().unwrap();
+    assert_eq!(
+        stored(&host, "doc").await,
+        format!(r#"{{"ok":{{"value":{value},"version":{version}}}}}"#),
+        "numbers reach the store with their digits"
+    );
+    let got = call_as("kv_get", r#"{"key":"doc"}"#).await.unwrap();
+    assert_eq!(got, format!(r#"{{"value":{value},"version":{version}}}"#));
+    assert_eq!(
+        call_as("kv_get", r#"{"key":"missing"}"#).await.unwrap(),
+        "null"
+    );
+
+    for key in ["b", "a", "c"] {
+        let set = format!(r#"{{"key":"l:{key}","value":0}}"#);
+        call_as("kv_set", &set).await.unwrap();
+    }
+    let page = call_as("kv_list", r#"{"prefix":"l:","limit":2}"#)
+        .await
+        .unwrap();
+    let page: Value = serde_json::from_str(&page).unwrap();
+    assert_eq!(page["items"][0]["key"], "l:a");
+    assert_eq!(page["items"][1]["key"], "l:b");
+    let next = json!({"prefix": "l:", "limit": 2, "cursor": page["cursor"]}).to_string();
+    let last: Value = serde_json::from_str(&call_as("kv_list", &next).await.unwrap()).unwrap();
+    assert_eq!(last["items"].as_array().unwrap().len(), 1);
+    assert_eq!(last["items"][0]["key"], "l:c");
+    assert!(last.get("cursor").is_none(), "{last}");
+
+    let stale = call_as("kv_cas", r#"{"key":"l:a","version":1,"value":5}"#);
+    let stale: Value = serde_json::from_str(&stale.await.unwrap()).unwrap();
+    assert_eq!(stale["swapped"], false);
+    let fresh = json!({"key": "l:a", "version": stale["version"], "value": 5}).to_string();
+    let fresh: Value = serde_json::from_str(&call_as("kv_cas", &fresh).await.unwrap()).unwrap();
+    assert_eq!(fresh["swapped"], true);
+    let got = call_as("kv_get", r#"{"key":"l:a"}"#).await.unwrap();
+    assert_eq!(
+        got,
+        format!(r#"{{"value":5,"version":{}}}"#, fresh["version"])
+    );
+
+    let down = call_as("kv_increment", r#"{"key":"n","by":-3}"#)
+        .await
+        .unwrap();
+    assert!(down.starts_with(r#"{"value":-3,"version":"#), "{down}");
+    let over = call_as("kv_increment", r#"{"key":"n","by":-9007199254740991}"#).await;
+    assert_eq!(over, code("kv_overflow"));
+    let long = format!(r#"{{"key":"{}","by":1}}"#, "k".repeat(257));
+    assert_eq!(
+        call_as("kv_increment", &long).await,
+        code("kv_key_too_large")
+    );
+
+    let removed = call_as("kv_remove", r#"{"key":"l:a"}"#).await.unwrap();
+    assert_eq!(removed, r#"{"deleted":true}"#);
+    let removed = call_as("kv_remove", r#"{"key":"l:a"}"#).await.unwrap();
+    assert_eq!(removed, r#"{"deleted":false}"#);
+}
