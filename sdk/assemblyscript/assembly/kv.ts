@@ -4,7 +4,7 @@
 // `polyplug_kv` and returns a `Result`: a refusal of the host is a failure
 // whose code is the contract's `kv_*` code, so a handler that passes it on
 // with `forward` fails with that code.
-import { fromHost, toHost } from "./extism";
+import { freeHost, fromHost, toHost } from "./extism";
 import { parseJson } from "./json/parse";
 import { JsonBool, JsonNull, JsonNumber, JsonValue, MAX_SAFE_INTEGER } from "./json/value";
 import { JsonWriter } from "./json/writer";
@@ -188,9 +188,18 @@ function request(op: string, key: string): JsonWriter {
   return new JsonWriter().beginObject().key("op").string(op).key("key").string(key);
 }
 
-/** Sends one request to the host; the answer's `ok` result, or its error as a failure. */
+/**
+ * Sends one request to the host; the answer's `ok` result, or its error as a
+ * failure. Both blocks are freed at once: a call may make up to
+ * `max_kv_operations` requests, each answer up to `max_kv_value` bytes, and
+ * Extism only resets its memory between calls.
+ */
 function send(request: JsonWriter): Result<JsonValue> {
-  const answer = fromHost(polyplug_kv(toHost(request.toBytes())));
+  const requestBlock = toHost(request.toBytes());
+  const answerBlock = polyplug_kv(requestBlock);
+  freeHost(requestBlock);
+  const answer = fromHost(answerBlock);
+  freeHost(answerBlock);
   return readAnswer(answer);
 }
 
