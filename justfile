@@ -48,7 +48,7 @@ build-bench-guest:
     cp bench/greet-guest/target/wasm32-unknown-unknown/release/polyplug_bench_greet.wasm {{guests_out}}/bench-greet.wasm
     python3 bench/greet-guest/check_imports.py {{guests_out}}/bench-greet.wasm
 
-# Build the Go guest: TinyGo when it is on PATH, else standard Go for wasip1.
+# Build the Go guest (TinyGo when it is on PATH, else standard Go for wasip1) and the Go test plugins.
 build-guest-go:
     @echo "==> building the Go guest ($(command -v tinygo >/dev/null && echo tinygo || go version))"
     mkdir -p {{guests_out}}
@@ -57,12 +57,17 @@ build-guest-go:
     else \
         GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags="-s -w" -o {{guests_out}}/reference-go.wasm . ; \
     fi
+    @echo "==> building the Go test plugins (tests/go)"
+    mkdir -p {{guests_out}}/go-tests
+    cd tests/go/kv && GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags="-s -w" -o {{guests_out}}/go-tests/kv.wasm .
 
-# Build the AssemblyScript guest.
+# Build the AssemblyScript guest and the AssemblyScript test plugins.
 build-guest-as:
     @echo "==> building the AssemblyScript guest"
-    mkdir -p {{guests_out}}
+    mkdir -p {{guests_out}}/as-tests
     cd guests/assemblyscript && npm run --silent build
+    @echo "==> building the AssemblyScript test plugins (tests/assemblyscript)"
+    cd guests/assemblyscript && node_modules/.bin/asc ../../tests/assemblyscript/kv.ts --config asconfig.json --target release --outFile {{guests_out}}/as-tests/kv.wasm
 
 # Build the JS core and the `polyplug-js` compiler, then the JS guest and the JS test plugins.
 build-guest-js: build-js-compiler
@@ -122,7 +127,7 @@ bench *rows: build-guests build-bench-guest
     @echo "==> measuring with RUST_BACKTRACE=0 (backtraces make every Extism call several times slower)"
     RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0 target/release/polyplug-bench {{rows}}
 
-# Call one plugin function from examples/polyplug.toml, e.g. `just call reference_go greet '{"name":"Ada"}'`.
+# Call one plugin function from examples/polyplug.toml, e.g. `just call reference_go greet '{"name":"Ada"}'`; not while `just serve` runs (its embedded store admits one process).
 call plugin function input: build
     cargo run --locked --quiet -p polyplug-cli -- --config examples/polyplug.toml call {{plugin}} {{function}} '{{input}}'
 
@@ -145,6 +150,7 @@ lint:
     @echo "==> go vet"
     cd sdk/go && go vet ./...
     cd guests/go && GOOS=wasip1 GOARCH=wasm go vet ./...
+    cd tests/go/kv && GOOS=wasip1 GOARCH=wasm go vet ./...
 
 # Remove all build output (host, guests, npm packages).
 clean:

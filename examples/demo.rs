@@ -79,7 +79,28 @@ async fn main() -> anyhow::Result<()> {
         anyhow::bail!("{disagreements} results differ between languages");
     }
     println!("every language returned identical results\n");
-    checkout(&host).await
+    checkout(&host).await?;
+    counter(&host).await
+}
+
+/// Key-value state: the four plugins share the namespace `counters`, so
+/// each language in turn bumps the same counter, by one `increment`
+/// (`tally`) or a compare-and-swap loop (`tally_cas`).
+async fn counter(host: &Host) -> anyhow::Result<()> {
+    println!(
+        "\ncounter `demo_visits` in examples/.polyplug/state/ (it carries on from the last run)"
+    );
+    let functions = ["tally", "tally_cas"].into_iter().cycle();
+    for ((language, plugin), function) in LANGUAGES.into_iter().zip(functions) {
+        let output = host
+            .call_json(plugin, function, r#"{"key":"demo_visits","by":1}"#)
+            .await?;
+        println!(
+            "  {language:<15} {function:<9}  {}",
+            String::from_utf8_lossy(&output)
+        );
+    }
+    Ok(())
 }
 
 /// The `checkout` pipeline: a cart through four plugins in four languages.

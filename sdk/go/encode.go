@@ -44,7 +44,10 @@ func Marshal(v any) (out []byte, err error) {
 // appendValue, the way encoding/json does, and is recovered by Marshal.
 type encodeError struct{ error }
 
-var rawJSONType = reflect.TypeFor[RawJSON]()
+var (
+	rawJSONType = reflect.TypeFor[RawJSON]()
+	numberType  = reflect.TypeFor[json.Number]()
+)
 
 func appendValue(buf []byte, v reflect.Value) []byte {
 	if !v.IsValid() {
@@ -52,6 +55,11 @@ func appendValue(buf []byte, v reflect.Value) []byte {
 	}
 	if v.Type() == rawJSONType {
 		return append(buf, v.Bytes()...)
+	}
+	if v.Type() == numberType {
+		// What [Unmarshal] gives an `any` for a number: written as it was
+		// read, so a value decoded and encoded again keeps its digits.
+		return appendNumber(buf, v.String())
 	}
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
@@ -85,6 +93,16 @@ func appendValue(buf []byte, v reflect.Value) []byte {
 	}
 	panic(encodeError{fmt.Errorf("cannot encode a value of type %s", v.Type())})
 }
+
+func appendNumber(buf []byte, n string) []byte {
+	// json.Valid allows whitespace around the number; the ends must be its own.
+	if n == "" || !(n[0] == '-' || isDigit(n[0])) || !isDigit(n[len(n)-1]) || !json.Valid([]byte(n)) {
+		panic(encodeError{fmt.Errorf("cannot encode json.Number %q: not a JSON number", n)})
+	}
+	return append(buf, n...)
+}
+
+func isDigit(b byte) bool { return b >= '0' && b <= '9' }
 
 func appendFloat(buf []byte, f float64) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {

@@ -1,6 +1,7 @@
 package polyplug
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 )
@@ -62,6 +63,22 @@ func TestMarshalRejectsWhatJSONCannotHold(t *testing.T) {
 	for _, v := range []any{math.NaN(), math.Inf(1), make(chan int), map[int]int{1: 1}} {
 		if got, err := Marshal(v); err == nil {
 			t.Errorf("Marshal(%T) = %s, want an error", v, got)
+		}
+	}
+}
+
+func TestMarshalWritesNumbersDecodedIntoAnyAsTheyWereWritten(t *testing.T) {
+	var doc any
+	text := `{"big":12345678901234567890,"price":2.50,"small":-0,"tiny":1e-7}`
+	if err := Unmarshal([]byte(text), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Marshal(doc); err != nil || string(got) != text {
+		t.Errorf("got %s, %v; want %s", got, err, text)
+	}
+	for _, bad := range []json.Number{"", "1 ", " 1", "abc", "1.", "0x10", "-"} {
+		if got, err := Marshal(bad); err == nil {
+			t.Errorf("Marshal(json.Number(%q)) = %s; want an error", bad, got)
 		}
 	}
 }

@@ -13,6 +13,8 @@
 //   - [LogInfo] and friends log through the host.
 //   - [Unmarshal], [Marshal] and [RawJSON] are the strict decoder and the
 //     canonical encoder that [Handle] uses, for config values and other JSON.
+//   - Package kv (github.com/polyplug/polyplug/sdk/go/kv) is key-value state
+//     the host keeps: get, set, delete, list, compare-and-swap, increment.
 //
 // Build plugins with standard Go as a WASI reactor:
 //

@@ -24,9 +24,9 @@ declare namespace Shape {
   function number(): Shape<number>;
   /**
    * The contract's integer: written without fraction or exponent, value in
-   * 0..=2^53-1 (or `max`); `-0` is 0. `2.0`, `2e0`, `-1`, `"2"` and 2^53 do not fit.
+   * 0..=2^53-1 (or `min..=max`); `-0` is 0. `2.0`, `2e0`, `-1`, `"2"` and 2^53 do not fit.
    */
-  function int(options?: { max?: number }): Shape<number>;
+  function int(options?: { min?: number; max?: number }): Shape<number>;
   function array<T>(item: Shape<T>): Shape<T[]>;
   /**
    * An object (never an array) with these fields, in this order; other
@@ -119,6 +119,50 @@ declare namespace Http {
     body?: string | Uint8Array | ArrayBuffer,
   ): HttpResponse;
 }
+
+/**
+ * Key-value state the host keeps for the plugin (docs/contract.md, section
+ * 8): it outlives the call, the instance, new versions of the plugin and
+ * restarts. The operator grants a store (`kv = "default"`); keys are plain
+ * names in the plugin's namespace. Values are any JSON value (BigInts for
+ * integers beyond 2^53-1, `Json.verbatim` for text kept as written); every
+ * write gives the key a new version, which `cas` checks. A refusal of the
+ * store is thrown as a PluginError with its code (`kv_not_granted`,
+ * `kv_key_too_large`, `kv_value_too_large`, `kv_namespace_full`,
+ * `kv_too_many_operations`, `kv_not_an_integer`, `kv_overflow`,
+ * `kv_unavailable`, `kv_invalid_request`); let through, it fails the call
+ * with that code.
+ */
+declare const Kv: {
+  /** The value of `key` and its version, or null when it is not set. */
+  get(key: string): { value: unknown; version: number } | null;
+  /** The same, the value checked against `shape`: `kv_invalid_value` if it does not fit. */
+  get<T>(key: string, shape: Shape<T>): { value: T; version: number } | null;
+  /** Sets `key` to `value`; returns its new version. */
+  set(key: string, value: unknown): number;
+  /** Deletes `key`; returns whether it existed. */
+  delete(key: string): boolean;
+  /**
+   * Up to `limit` (1 to 1,000; default 100) keys starting with `prefix`, in
+   * key order, after `cursor` (the previous page's; absent on the last page).
+   */
+  list(options?: { prefix?: string; cursor?: string; limit?: number }): {
+    items: { key: string; version: number }[];
+    cursor?: string;
+  };
+  /**
+   * Writes `value` only if `key` still has `version` (0: only if it does not
+   * exist). `swapped` false (another writer got there first) is an answer:
+   * `version` is then the key's current one, 0 if none.
+   */
+  cas(key: string, version: number, value: unknown): { swapped: boolean; version: number };
+  /**
+   * Adds `by` (default 1; negative to subtract; within ±(2^53-1)) to the
+   * integer at `key` (absent counts as 0), atomically. `kv_not_an_integer`
+   * if the key holds something else, `kv_overflow` past ±(2^53-1).
+   */
+  increment(key: string, by?: number | bigint): { value: number; version: number };
+};
 
 /** Logs through the host: `log` and `info` at info level, the others at theirs. */
 declare const console: {

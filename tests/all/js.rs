@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-use polyplug::{CallError, Host, HostPattern};
+use polyplug::{CallError, Host, HostConfig, HostPattern, KvGrant};
 use serde_json::{Value, json};
 
 use crate::support::{self, Route, TestServer};
@@ -222,4 +222,153 @@ async fn commonjs_exports_work() {
         .await
         .unwrap();
     assert_eq!(out, json!({"greeting": "Hello from CommonJS, Ada!"}));
+}
+
+/// `Kv` (`tests/js/kv.js`) in a namespace shared with the WAT proxy of
+/// `kv.rs`, which shows the exact text the store holds.
+fn kv_host(dir: &std::path::Path) -> Host {
+    let shared = || Some(KvGrant::shared("default", "js"));
+    let mut js = support::js_test_plugin("kv");
+    js.kv = shared();
+    let mut config = HostConfig::new([
+        ("js".to_string(), js),
+        ("proxy".to_string(), crate::kv::proxy(shared())),
+    ]);
+    config.stores = BTreeMap::from([("default".to_string(), crate::kv_languages::store(dir))]);
+    Host::new(config).unwrap()
+}
+
+/// What the proxy reads for `key`: the stored text, exactly.
+async fn stored(host: &Host, key: &str) -> String {
+    let get = json!({"op": "get", "key": key}).to_string();
+    String::from_utf8(host.call_json("proxy", "kv", get).await.unwrap()).unwrap()
+}
+
+async fn kv_call(host: &Host, function: &str, input: &str) -> Result<String, CallError> {
+    let out = host.call_json("js", function, input.to_string()).await?;
+    Ok(String::from_utf8(out).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kv_values_round_trip_exactly_bigints_and_verbatim_text_included() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = kv_host(dir.path());
+    let value = r#"{"big":12345678901234567890,"neg":-9007199254740993,"n":[1,"é\u0000",null,true],"o":{}}"#;
+    let set = format!(r#"{{"key":"doc","value":{value}}}"#);
+    let set = kv_call(&host, "set", &set).await.unwrap();
+    let version: Value = serde_json::from_str(&set).unwrap();
+    let version = version["version"].as_u64().unwrap();
+    assert_eq!(
+        stored(&host, "doc").await,
+        format!(r#"{{"ok":{{"value":{value},"version":{version}}}}}"#),
+        "BigInts reach the store as their digits"
+    );
+    let got = kv_call(&host, "get", r#"{"key":"doc"}"#).await.unwrap();
+    assert_eq!(got, format!(r#"{{"value":{value},"version":{version}}}"#));
+
+    kv_call(&host, "set_verbatim", r#"{"key":"price","text":" 2.50 "}"#)
+        .await
+        .unwrap();
+    assert!(
+        stored(&host, "price")
+            .await
+            .starts_with(r#"{"ok":{"value":2.50,"#)
+    );
+
+    kv_call(&host, "set", r#"{"key":"nothing","value":null}"#)
+        .await
+        .unwrap();
+    let got = kv_call(&host, "get", r#"{"key":"nothing"}"#).await.unwrap();
+    assert!(got.starts_with(r#"{"value":null,"version":"#), "{got}");
+    let got = kv_call(&host, "get", r#"{"key":"missing"}"#).await.unwrap();
+    assert_eq!(got, "null");
+    let err = kv_call(&host, "set_undefined", r#"{"key":"k"}"#).await;
+    let (code, message) = plugin_error(err.map(|_| Value::Null));
+    assert_eq!(code, "internal_error");
+    assert!(message.contains("undefined has no JSON form"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kv_lists_pages_swaps_increments_and_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = kv_host(dir.path());
+    for key in ["b", "a", "c", "other"] {
+        let set = format!(r#"{{"key":"{key}","value":0}}"#);
+        kv_call(&host, "set", &set).await.unwrap();
+    }
+    let page: Value =
+        serde_json::from_str(&kv_call(&host, "list", r#"{"limit":2}"#).await.unwrap()).unwrap();
+    let keys: Vec<_> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["key"].clone())
+        .collect();
+    assert_eq!(keys, [json!("a"), json!("b")]);
+    let next = json!({"limit": 2, "cursor": page["cursor"]}).to_string();
+    let page: Value = serde_json::from_str(&kv_call(&host, "list", &next).await.unwrap()).unwrap();
+    let keys: Vec<_> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["key"].clone())
+        .collect();
+    assert_eq!(keys, [json!("c"), json!("other")]);
+    let prefixed = kv_call(&host, "list", r#"{"prefix":"o"}"#).await.unwrap();
+    assert!(
+        prefixed.starts_with(r#"{"items":[{"key":"other","version":"#)
+            && !prefixed.contains("cursor"),
+        "{prefixed}"
+    );
+
+    let stale = kv_call(&host, "cas", r#"{"key":"a","version":0,"value":1}"#)
+        .await
+        .unwrap();
+    let stale: Value = serde_json::from_str(&stale).unwrap();
+    assert_eq!(stale["swapped"], false);
+    let current = stale["version"].as_u64().unwrap();
+    assert!(current > 0);
+    let fresh = json!({"key": "a", "version": current, "value": 1}).to_string();
+    let fresh: Value = serde_json::from_str(&kv_call(&host, "cas", &fresh).await.unwrap()).unwrap();
+    assert_eq!(fresh["swapped"], true);
+    assert!(fresh["version"].as_u64().unwrap() > current);
+
+    let out = kv_call(&host, "increment", r#"{"key":"n","by":-3}"#)
+        .await
+        .unwrap();
+    assert!(out.starts_with(r#"{"value":-3,"version":"#), "{out}");
+    let out = kv_call(&host, "increment", r#"{"key":"n","by":9007199254740994}"#).await;
+    assert!(
+        matches!(&out, Err(CallError::Plugin { code, .. }) if code == "kv_overflow"),
+        "a BigInt `by` reaches the store: {out:?}"
+    );
+    let out = kv_call(&host, "get_count", r#"{"key":"n"}"#).await;
+    assert!(
+        matches!(&out, Err(CallError::Plugin { code, .. }) if code == "kv_invalid_value"),
+        "{out:?}"
+    );
+    let out = kv_call(&host, "get_count", r#"{"key":"b"}"#).await.unwrap();
+    assert!(out.starts_with(r#"{"value":0,"version":"#), "{out}");
+
+    let caught = kv_call(&host, "caught", r#"{"key":"short"}"#);
+    assert_eq!(
+        caught.await.unwrap(),
+        "null",
+        "a key within the limit is no error"
+    );
+    let long = format!(r#"{{"key":"{}"}}"#, "k".repeat(257));
+    let caught = kv_call(&host, "caught", &long).await.unwrap();
+    assert_eq!(
+        caught,
+        r#"{"name":"PluginError","code":"kv_key_too_large","is_plugin_error":true}"#
+    );
+
+    assert_eq!(
+        kv_call(&host, "remove", r#"{"key":"a"}"#).await.unwrap(),
+        r#"{"deleted":true}"#
+    );
+    assert_eq!(
+        kv_call(&host, "remove", r#"{"key":"a"}"#).await.unwrap(),
+        r#"{"deleted":false}"#
+    );
 }

@@ -2,13 +2,13 @@
 //! "Host-managed state"): each operation, versions, atomicity, namespaces,
 //! grants, limits, durability, and requests a hostile plugin makes. Most
 //! go through `PROXY`, the smallest module that hands its input to the
-//! store as a request and answers the store's answer; `tally` goes through
-//! the Rust reference guest.
+//! store as a request and answers the store's answer; grants and shared
+//! namespaces also go through the Rust reference guest's `tally`. `tally`
+//! and `tally_cas` in every language are in `kv_languages.rs`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use polyplug::{
     CallError, Host, HostConfig, KvGrant, KvNamespace, LoadError, PluginConfig, StoreConfig,
@@ -52,7 +52,7 @@ const PROXY: &str = r#"(module
   (func (export "bad_handle") (result i32) (call $answer (call $kv (i64.const 12345)))))"#;
 
 /// The proxy, granted `grant`.
-fn proxy(grant: Option<KvGrant>) -> PluginConfig {
+pub(crate) fn proxy(grant: Option<KvGrant>) -> PluginConfig {
     let mut plugin = wat_plugin(PROXY);
     plugin.kv = grant;
     plugin
@@ -203,92 +203,6 @@ async fn listing_pages_through_a_prefix_in_key_order() {
     let everything = kv(&host, "p", json!({"op": "list"})).await;
     assert_eq!(everything["ok"]["items"].as_array().unwrap().len(), 5);
     assert!(everything["ok"].get("cursor").is_none());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_tallies_add_up_exactly() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut plugin = rust(own());
-    plugin.limits.instances = 8;
-    plugin.limits.timeout = Duration::from_secs(20);
-    plugin.limits.queue_timeout = Duration::from_secs(20);
-    let host = host(dir.path(), vec![("counter", plugin)]);
-    let callers: Vec<_> = (0..8)
-        .map(|_| {
-            let host = host.clone();
-            tokio::spawn(async move {
-                let mut seen = Vec::new();
-                for _ in 0..200 {
-                    let out: Value = host
-                        .call("counter", "tally", &json!({"key": "hits", "by": 1}))
-                        .await
-                        .unwrap();
-                    seen.push(out["value"].as_i64().unwrap());
-                }
-                seen
-            })
-        })
-        .collect();
-    let mut seen = Vec::new();
-    for caller in callers {
-        seen.extend(caller.await.unwrap());
-    }
-    seen.sort();
-    assert_eq!(
-        seen,
-        (1..=1600).collect::<Vec<i64>>(),
-        "every increment saw its own value"
-    );
-    let out: Value = host
-        .call("counter", "tally", &json!({"key": "hits", "by": 0}))
-        .await
-        .unwrap();
-    assert_eq!(out, json!({"key": "hits", "value": 1600}));
-}
-
-#[tokio::test]
-async fn tally_adds_to_a_counter_and_names_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let host = host(dir.path(), vec![("r", rust(own()))]);
-    let tally = |key: &str, by: u64| json!({"key": key, "by": by});
-    let out = host.call_json("r", "tally", tally("a", 5).to_string());
-    assert_eq!(out.await.unwrap(), br#"{"key":"a","value":5}"#);
-    let out = host.call_json("r", "tally", tally("a", 7).to_string());
-    assert_eq!(out.await.unwrap(), br#"{"key":"a","value":12}"#);
-    let out = host.call_json("r", "tally", tally("b", 0).to_string());
-    assert_eq!(out.await.unwrap(), br#"{"key":"b","value":0}"#);
-}
-
-#[tokio::test]
-async fn tally_refuses_malformed_input_and_reports_store_errors_by_code() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut plugin = rust(own());
-    plugin.limits.max_kv_key = 8;
-    let host = host(dir.path(), vec![("r", plugin)]);
-    let code_of = |err: CallError| match err {
-        CallError::Plugin { code, .. } => code,
-        other => panic!("{other:?}"),
-    };
-    for input in [
-        json!({"key": "a"}),
-        json!({"by": 1}),
-        json!({"key": 1, "by": 1}),
-        json!({"key": "a", "by": -1}),
-        json!({"key": "a", "by": 1.5}),
-        json!({"key": "a", "by": 9007199254740992u64}),
-        json!({"key": "a", "by": null}),
-    ] {
-        let err = host.call_json("r", "tally", input.to_string()).await;
-        assert_eq!(code_of(err.unwrap_err()), "invalid_input", "{input}");
-    }
-    let long = json!({"key": "a-key-of-many-bytes", "by": 1});
-    let err = host.call_json("r", "tally", long.to_string()).await;
-    assert_eq!(code_of(err.unwrap_err()), "kv_key_too_large");
-    let big = json!({"key": "big", "by": 9007199254740991u64});
-    host.call_json("r", "tally", big.to_string()).await.unwrap();
-    let over = json!({"key": "big", "by": 1});
-    let err = host.call_json("r", "tally", over.to_string()).await;
-    assert_eq!(code_of(err.unwrap_err()), "kv_overflow");
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod generations;
 mod hostile;
 mod js;
 mod kv;
+mod kv_languages;
 mod limits;
 mod pipelines;
 mod reload;

@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use polyplug::{Host, HostConfig, PluginConfig, WasmSource};
+use polyplug::{Host, HostConfig, PluginConfig, StoreConfig, WasmSource};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -80,6 +80,20 @@ impl Guest {
         plugin.wasi = self.wasi;
         plugin
     }
+}
+
+/// `examples/polyplug.toml` with its `default` store replaced by `store`,
+/// so a test writes no state into the tree and shares no store file with
+/// another process (an embedded store admits one process at a time).
+pub fn example_config(store: StoreConfig) -> HostConfig {
+    let mut config = HostConfig::from_file(repo_root().join("examples/polyplug.toml"))
+        .expect("examples/polyplug.toml loads");
+    assert!(
+        config.stores.contains_key("default"),
+        "the example declares the store `default`"
+    );
+    config.stores.insert("default".to_string(), store);
+    config
 }
 
 /// A config with one plugin named `name`.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use polyplug::{CallError, Host, HostPattern, PipelineError};
+use polyplug::{CallError, Host, HostPattern, PipelineError, StoreConfig};
 
 use crate::support::{self, ASSEMBLYSCRIPT, GO, Guest, JS, RUST, TestServer};
 
@@ -160,8 +160,9 @@ async fn js_guest_passes_every_vector() {
 #[tokio::test(flavor = "multi_thread")]
 async fn checkout_pipeline_passes_its_vectors() {
     let dir = support::repo_root().join("examples/pipelines/checkout");
-    let config = support::repo_root().join("examples/polyplug.toml");
-    let host = tokio::task::spawn_blocking(move || Host::from_config_file(config))
+    let state = tempfile::tempdir().unwrap();
+    let config = support::example_config(StoreConfig::embedded(state.path().join("kv.redb")));
+    let host = tokio::task::spawn_blocking(move || Host::new(config))
         .await
         .unwrap()
         .expect("examples/polyplug.toml loads (run `just build-guests`)");

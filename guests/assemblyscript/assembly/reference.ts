@@ -9,6 +9,7 @@ import { fetchJson } from "./fetch_json";
 import { formatReceipt } from "./format_receipt";
 import { greet as greeting } from "./greet";
 import { normalizeCart } from "./normalize_cart";
+import { tally as tallyHandler, tallyCas } from "./tally";
 
 export function greet(): i32 {
   return run(greeting);
@@ -36,4 +37,12 @@ export function add_tax(): i32 {
 
 export function format_receipt(): i32 {
   return run(formatReceipt);
+}
+
+export function tally(): i32 {
+  return run(tallyHandler);
+}
+
+export function tally_cas(): i32 {
+  return run(tallyCas);
 }

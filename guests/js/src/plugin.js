@@ -1,6 +1,6 @@
 // The polyplug reference functions (docs/contract.md, section 5) in
 // JavaScript. `tests/vectors/` holds the cases they must pass. The globals
-// (Host, Config, Http, Shape, PluginError) come from the polyplug JS SDK:
+// (Host, Config, Http, Kv, Shape, PluginError) come from the polyplug JS SDK:
 // see sdk/js/README.md.
 
 // 5.1 greet -----------------------------------------------------------------
@@ -336,4 +336,42 @@ function decimalsOf(currency) {
   if ("BHD IQD JOD KWD LYD OMR TND".split(" ").includes(currency)) return 3;
   if (currency === "CLF" || currency === "UYW") return 4;
   return 2;
+}
+
+// 5.8 tally -------------------------------------------------------------------
+
+const Tally = Shape.object({ key: Shape.string(), by: Shape.int() });
+
+// Adds `by` to the counter `key` in the plugin's key-value store, in one
+// atomic operation of the host. The store's errors are thrown as
+// PluginErrors with their `kv_*` codes, and reach the caller as they are.
+export function tally() {
+  const { key, by } = Host.input(Tally);
+  return { key, value: Kv.increment(key, by).value };
+}
+
+// 5.9 tally_cas ---------------------------------------------------------------
+
+// A counter as the store's `increment` reads one: an integer within ±(2^53-1).
+const Counter = Shape.int({ min: -Number.MAX_SAFE_INTEGER });
+
+// `tally` done with a read and a compare-and-swap, retried until no other
+// writer came in between.
+export function tally_cas() {
+  const { key, by } = Host.input(Tally);
+  for (;;) {
+    let found;
+    try {
+      found = Kv.get(key, Counter) ?? { value: 0, version: 0 };
+    } catch (error) {
+      if (!(error instanceof PluginError) || error.code !== "kv_invalid_value") throw error;
+      throw new PluginError("kv_not_an_integer", `\`${key}\` does not hold an integer within ±(2^53-1)`);
+    }
+    // Both are within 2^53-1, so the sum is exact.
+    const next = found.value + by;
+    if (next > Number.MAX_SAFE_INTEGER) {
+      throw new PluginError("kv_overflow", `\`${key}\`: ${found.value} + ${by} is past 2^53-1`);
+    }
+    if (Kv.cas(key, found.version, next).swapped) return { key, value: next };
+  }
 }

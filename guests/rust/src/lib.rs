@@ -1,6 +1,7 @@
 //! The polyplug reference functions (docs/contract.md, section 5), one
 //! module each. `tests/vectors/` holds the cases they must pass; `tally`
-//! keeps state, so its cases are in `tests/all/kv.rs`.
+//! and `tally_cas` keep state, so their cases are in `tests/all/kv.rs` and
+//! `tests/all/kv_languages.rs`.
 
 mod add_tax;
 mod analyze_text;
@@ -10,3 +11,4 @@ mod format_receipt;
 mod greet;
 mod normalize_cart;
 mod tally;
+mod tally_cas;

@@ -4,11 +4,14 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+mod support;
+
 fn call(args: &[&str]) -> Output {
     let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/polyplug.toml");
     Command::new(env!("CARGO_BIN_EXE_polyplug"))
         .arg("--config")
         .arg(config)
+        .env(support::EXAMPLE_STORE, support::private_store())
         .arg("call")
         .args(args)
         .output()

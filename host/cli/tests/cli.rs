@@ -5,13 +5,19 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+mod support;
+
 fn example_config() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/polyplug.toml")
 }
 
 fn polyplug(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_polyplug"));
-    command.arg("--config").arg(example_config()).args(args);
+    command
+        .arg("--config")
+        .arg(example_config())
+        .args(args)
+        .env(support::EXAMPLE_STORE, support::private_store());
     command
 }
 
@@ -42,6 +48,40 @@ fn call_prints_the_plugin_output() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "{\"greeting\":\"Hello, Ada!\"}\n");
+}
+
+/// `examples/polyplug.toml` shares one namespace between the reference
+/// plugins, and the store outlives the process: a counter bumped from Go
+/// in one `polyplug call` is read from JavaScript in the next.
+#[test]
+fn a_counter_bumped_from_go_is_read_from_javascript_in_the_next_process() {
+    let store = support::private_store();
+    let tally = |plugin: &str, by: u32| {
+        let input = format!(r#"{{"key":"visits","by":{by}}}"#);
+        let mut command = polyplug(&["call", plugin, "tally", &input]);
+        run(command.env(support::EXAMPLE_STORE, &store), b"")
+    };
+    let out = tally("reference_go", 3);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"key\":\"visits\",\"value\":3}\n");
+    let out = tally("reference_js", 0);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"key\":\"visits\",\"value\":3}\n");
+    let out = run(
+        &mut polyplug(&[
+            "call",
+            "reference_js",
+            "tally",
+            r#"{"key":"visits","by":0}"#,
+        ]),
+        b"",
+    );
+    assert_eq!(
+        stdout(&out),
+        "{\"key\":\"visits\",\"value\":0}\n",
+        "another store file holds another counter: {}",
+        stderr(&out)
+    );
 }
 
 #[test]

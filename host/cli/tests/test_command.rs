@@ -8,6 +8,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod support;
+
 /// What the `shop` plugin's `quote` answers.
 const QUOTE: &str = r#"{"total":5,"discounts":[{"amount":10},{"amount":5}]}"#;
 
@@ -531,6 +533,7 @@ fn the_project_vectors_pass_against_every_reference_guest() {
     let root = repo_root();
     let out = Command::new(env!("CARGO_BIN_EXE_polyplug"))
         .current_dir(root)
+        .env(support::EXAMPLE_STORE, support::private_store())
         .args([
             "--config",
             "examples/polyplug.toml",

@@ -1,7 +1,8 @@
 // Extism's host ABI (module `extism:host/env`), bound directly: offsets and
 // lengths are u64 into the host-managed memory, copied in and out 8 bytes
-// per call where possible. Blocks are not freed one by one: Extism resets
-// its memory before every call. @extism/as-pdk declares the same imports, but a
+// per call where possible. Blocks are mostly not freed one by one: Extism
+// resets its memory before every call (`kv` frees its own, as one call may
+// make a thousand requests). @extism/as-pdk declares the same imports, but a
 // `file:` dependency's own dependencies are not installed by `npm ci`, and
 // the pdk lacks `http_status_code` and writes `outputString` cut short.
 
@@ -13,6 +14,8 @@ declare function input_load_u8(offset: u64): u8;
 declare function input_load_u64(offset: u64): u64;
 @external("extism:host/env", "alloc")
 declare function alloc(length: u64): u64;
+@external("extism:host/env", "free")
+declare function free(offset: u64): void;
 @external("extism:host/env", "length")
 declare function length(offset: u64): u64;
 @external("extism:host/env", "load_u8")
@@ -91,6 +94,11 @@ export function toHost(bytes: Uint8Array): u64 {
 /** `text` as UTF-8 in host memory (what Extism's string arguments expect). */
 export function stringToHost(text: string): u64 {
   return toHost(Uint8Array.wrap(String.UTF8.encode(text)));
+}
+
+/** Frees the host memory block at `offset` (0 is no block). */
+export function freeHost(offset: u64): void {
+  if (offset != 0) free(offset);
 }
 
 /** Copies the host memory block at `offset` out; offset 0 reads as empty. */

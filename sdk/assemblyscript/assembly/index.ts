@@ -13,6 +13,19 @@ export {
   MAX_SAFE_INTEGER,
 } from "./json/value";
 export { JsonWriter } from "./json/writer";
+export {
+  counterValue,
+  isCounter,
+  kv,
+  KV_MAX_LIST_LIMIT,
+  KvCounter,
+  KvDeleted,
+  KvEntry,
+  KvItem,
+  KvPage,
+  KvSwap,
+  KvWritten,
+} from "./kv";
 export { log } from "./log";
 export { config, configJson, Handler, report, run } from "./plugin";
 export { Failure, Result } from "./result";

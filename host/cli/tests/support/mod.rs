@@ -9,6 +9,25 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The environment variable that moves `examples/polyplug.toml`'s store.
+pub const EXAMPLE_STORE: &str = "POLYPLUG__STORES__DEFAULT__PATH";
+
+/// A store file no other process uses, for one `polyplug` on
+/// `examples/polyplug.toml` (set it as [`EXAMPLE_STORE`]): an embedded store
+/// admits one process at a time, these tests run processes side by side,
+/// and none should write state into the tree.
+pub fn private_store() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("example-state");
+    std::fs::create_dir_all(&dir).expect("the test's state folder");
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let path = dir.join(format!("{}-{n}.redb", std::process::id()));
+    // A file left by an earlier run with the same process id.
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
 /// An admin token for tests.
 pub const TOKEN: &str = "an-admin-token-for-process-tests";
 

@@ -112,7 +112,7 @@ fn build_time_imports(engine: &Engine, module: &Module) -> Result<Linker<Printed
         } else {
             let message = format!(
                 "the script's top level called the host function `{from}::{name}`, which only \
-                 exists during a call (Host, Config, Var, Http and console work inside exported functions)"
+                 exists during a call (Host, Config, Var, Http, Kv and console work inside exported functions)"
             );
             linker.func_new(&from, &name, ty, move |_, _, _| {
                 Err(wasmi::Error::new(message.clone()))

@@ -8,7 +8,7 @@
 //!   that the compiler replaces with copies out of data segments);
 //! - [`native`]: the Extism bindings, exposed to the prelude only;
 //! - `prelude.js`: the JavaScript SDK scripts see (`Host`, `Config`, `Var`,
-//!   `Http`, `Json`, `Shape`, `PluginError`, `console`), see
+//!   `Http`, `Kv`, `Json`, `Shape`, `PluginError`, `console`), see
 //!   `sdk/js/polyplug.d.ts`;
 //! - [`error`]: a thrown value turned into the contract's error object.
 //!

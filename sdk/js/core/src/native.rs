@@ -1,6 +1,6 @@
 //! The Extism bindings: one object of plain functions that only the
-//! prelude sees (it wraps them into `Host`, `Config`, `Var`, `Http` and
-//! `console`). Bytes cross as `Uint8Array`; text crosses as UTF-8, so output
+//! prelude sees (it wraps them into `Host`, `Config`, `Var`, `Http`, `Kv`
+//! and `console`). Bytes cross as `Uint8Array`; text crosses as UTF-8, so output
 //! is always UTF-8 whatever QuickJS stores internally.
 
 use std::collections::BTreeMap;
@@ -19,6 +19,7 @@ pub fn bindings<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
     native.set("varSet", Function::new(ctx.clone(), var_set)?)?;
     native.set("varRemove", Function::new(ctx.clone(), var_remove)?)?;
     native.set("httpRequest", Function::new(ctx.clone(), http_request)?)?;
+    native.set("kv", Function::new(ctx.clone(), kv)?)?;
     native.set("log", Function::new(ctx.clone(), log)?)?;
     native.set("nestsDeeper", Function::new(ctx.clone(), nests_deeper)?)?;
     Ok(native)
@@ -94,6 +95,30 @@ fn http_request<'js>(
     result.set("headers", response_headers)?;
     result.set("body", TypedArray::new(ctx.clone(), response.body())?)?;
     Ok(result)
+}
+
+#[link(wasm_import_module = "extism:host/user")]
+unsafe extern "C" {
+    /// Key-value state (docs/contract.md, section 8.3): the offset of a
+    /// block holding a JSON request in, a new block holding the answer out.
+    fn polyplug_kv(request: u64) -> u64;
+}
+
+/// Sends one key-value request (JSON text the prelude built) and returns
+/// the host's answer text; the prelude reads it. Both blocks are freed
+/// here.
+fn kv(ctx: Ctx<'_>, request: String) -> Result<String> {
+    let memory = Memory::from_bytes(request).map_err(|e| host_error(&ctx, e))?;
+    // SAFETY: the host reads the live block at `memory.offset()` and
+    // returns the offset of a new block (or traps on a bad offset).
+    let answer = unsafe { polyplug_kv(memory.offset()) };
+    memory.free();
+    let answer = Memory::find(answer)
+        .ok_or_else(|| Exception::throw_internal(&ctx, "polyplug_kv: the host gave no answer"))?;
+    let bytes = answer.to_vec();
+    answer.free();
+    String::from_utf8(bytes)
+        .map_err(|_| Exception::throw_internal(&ctx, "polyplug_kv: the answer is not UTF-8"))
 }
 
 fn log(level: String, message: String) {

@@ -217,14 +217,14 @@
         if (tree instanceof Lexeme) return Number(tree.text);
         throw mismatch(path, "a number", tree);
       }),
-    /** The contract's integer: written without fraction or exponent, 0..=2^53-1 (or `max`). */
-    int: ({ max = MAX_INT } = {}) =>
+    /** The contract's integer: written without fraction or exponent, 0..=2^53-1 (or `min..=max`). */
+    int: ({ min = 0, max = MAX_INT } = {}) =>
       shape((tree, path) => {
         if (tree instanceof Lexeme && INT_LEXEME.test(tree.text)) {
           const value = Number(tree.text);
-          if (value >= 0 && value <= max) return value === 0 ? 0 : value; // -0 is 0
+          if (value >= min && value <= max) return value === 0 ? 0 : value; // -0 is 0
         }
-        throw mismatch(path, `an integer in 0..=${max}`, tree);
+        throw mismatch(path, `an integer in ${min}..=${max}`, tree);
       }),
     array: (item) =>
       shape((tree, path) => {
@@ -332,6 +332,69 @@
     },
   };
 
+  // ---------------------------------------------------------------- state
+
+  /**
+   * Sends one request to the host's key-value store (docs/contract.md,
+   * section 8.3) and returns the answer's `ok` result; an `error` answer is
+   * thrown as a PluginError with the store's code (`kv_not_granted`,
+   * `kv_overflow`, ...), so an export that lets it through fails with it.
+   */
+  function kvSend(request) {
+    const text = native.kv(stringify(request));
+    // A stored value nests at most 127 levels; the answer wraps it in two
+    // more (`{"ok":{"value":...}}`).
+    checkNesting(text, PARSE_DEPTH_LIMIT + 2);
+    const answer = JSON.parse(text, (key, value, context) =>
+      typeof value === "number" ? new Lexeme(context.source) : value,
+    );
+    if (answer === null || typeof answer !== "object" || Array.isArray(answer)) {
+      throw new PluginError("kv_invalid_request", `the host's answer does not read: ${text}`);
+    }
+    if ("error" in answer) {
+      const { code, message } = plain(answer.error);
+      throw new PluginError(code, message);
+    }
+    if (!("ok" in answer)) {
+      throw new PluginError("kv_invalid_request", `the host's answer does not read: ${text}`);
+    }
+    return answer.ok;
+  }
+
+  /** A value as the JSON text a request carries; `undefined` has none. */
+  function kvValue(value, what) {
+    if (value === undefined) throw new TypeError(`${what}: undefined has no JSON form`);
+    return new RawJson(stringify(value));
+  }
+
+  const Kv = {
+    /**
+     * `{value, version}`, or null when `key` is not set. With a shape, the
+     * value is checked and converted (`kv_invalid_value` if it does not fit).
+     */
+    get(key, shape) {
+      const found = kvSend({ op: "get", key });
+      if (found === null) return null;
+      const version = plain(found.version);
+      if (shape === undefined) return { value: plain(found.value), version };
+      try {
+        return { value: shape.check(found.value, ""), version };
+      } catch (error) {
+        throw new PluginError("kv_invalid_value", `the value of ${JSON.stringify(key)}: ${error.message}`);
+      }
+    },
+    /** Sets `key` to `value` (any JSON value); returns its new version. */
+    set: (key, value) => plain(kvSend({ op: "set", key, value: kvValue(value, "Kv.set") })).version,
+    /** Deletes `key`; returns whether it existed. */
+    delete: (key) => kvSend({ op: "delete", key }).deleted,
+    /** `{items: [{key, version}], cursor?}`: keys starting with `prefix`, after `cursor`, at most `limit`. */
+    list: ({ prefix, cursor, limit } = {}) => plain(kvSend({ op: "list", prefix, cursor, limit })),
+    /** Writes `value` only if `key` has `version` (0: does not exist); `{swapped, version}`. */
+    cas: (key, version, value) => plain(kvSend({ op: "cas", key, version, value: kvValue(value, "Kv.cas") })),
+    /** Adds `by` (a Number or BigInt, negative to subtract) atomically; `{value, version}`. */
+    increment: (key, by = 1) => plain(kvSend({ op: "increment", key, by })),
+  };
+
   function show(value) {
     if (typeof value === "string") return value;
     if (value instanceof Error) return value.stack ? `${value}\n${value.stack}` : String(value);
@@ -358,7 +421,7 @@
 
   function init(bindings) {
     native = bindings;
-    Object.assign(globalThis, { Host, Config, Var, Http, Json, Shape, PluginError, console });
+    Object.assign(globalThis, { Host, Config, Var, Http, Kv, Json, Shape, PluginError, console });
     // CommonJS scripts assign to these.
     globalThis.module = { exports: {} };
     globalThis.exports = globalThis.module.exports;
