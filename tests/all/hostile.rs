@@ -6,7 +6,8 @@
 //! every case (1,000 times for cheap ones, `POLYPLUG_SOAK` for a soak) in a
 //! child process that checks memory, file descriptors and threads come back
 //! to their baseline. `isolation.rs` and `server_load.rs` run hostile calls
-//! among good ones. `findings.rs` holds what the host does not yet withstand.
+//! among good ones; `state.rs` hostile key-value use beside a plugin
+//! counting on the same store. `findings.rs` holds what the host does not yet withstand.
 
 mod abi;
 mod child;
@@ -21,5 +22,6 @@ mod memory;
 mod network;
 mod repetitions;
 mod server_load;
+mod state;
 mod traps;
 mod wat;
