@@ -100,6 +100,14 @@ test: build-guests
     cd sdk/go && go test ./...
     @echo "==> testing polyplug-js"
     cd sdk/js/compiler && cargo test --release --locked
+    just check-packages
+
+# Check the SDKs stay publishable: `cargo package` (sdk/rust), `npm pack` (sdk/assemblyscript), the Go module path (sdk/go).
+check-packages:
+    @echo "==> the SDKs as their registries would take them"
+    cd sdk/rust && cargo package --allow-dirty --no-verify --locked --quiet && cargo package --list --allow-dirty --locked | grep -qx README.md
+    cd sdk/assemblyscript && npm pack --dry-run --json | python3 -c 'import json,sys; files={f["path"] for f in json.load(sys.stdin)[0]["files"]}; missing={"README.md","index.ts","assembly/index.ts"}-files; sys.exit(f"npm pack leaves out {missing}" if missing else 0)'
+    cd sdk/go && test "$(go list -m)" = github.com/polyplug/polyplug/sdk/go
 
 # Build the guests, load examples/polyplug.toml and call every sample plugin in every language.
 demo: build-guests
