@@ -47,8 +47,9 @@ fn which(tool: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// Runs `program` in `dir` as a user's shell would: cargo's settings for
-/// this test (CARGO_MANIFEST_DIR, CARGO_PKG_*, ...) are not passed on.
+/// Runs `program` in `dir` as a user's shell would: cargo's and rustup's
+/// settings for this test (CARGO_MANIFEST_DIR, CARGO_PKG_*, ...) are not
+/// passed on.
 fn run(program: &str, args: &[&str], dir: &Path) -> Output {
     let mut command = Command::new(program);
     command
@@ -57,7 +58,10 @@ fn run(program: &str, args: &[&str], dir: &Path) -> Output {
         .env("PATH", path_with_tools());
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
-        if (key.starts_with("CARGO_") && key != "CARGO_HOME") || key.starts_with("RUSTC") {
+        let cargo_setting = key.starts_with("CARGO_") && key != "CARGO_HOME";
+        // rustup's choice for this checkout; the project's own
+        // rust-toolchain.toml decides there.
+        if cargo_setting || key.starts_with("RUSTC") || key == "RUSTUP_TOOLCHAIN" {
             command.env_remove(key.as_ref());
         }
     }

@@ -119,6 +119,6 @@ fn check_tools() {
 }
 
 fn fail(message: &str) -> ! {
-    println!("cargo::error=polyplug-js: {message}");
+    println!("cargo::error={message}");
     std::process::exit(1);
 }
