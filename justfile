@@ -79,12 +79,16 @@ build-guest-js: build-js-compiler
         {{js_compiler}} build "$script" -o {{guests_out}}/js-tests/$(basename "$script" .js).wasm; \
     done
 
-# Build `polyplug-js` (sdk/js/compiler) and the JS core it embeds (sdk/js/core).
+# Build `polyplug-js` (sdk/js/compiler) with the JS core (sdk/js/core) inside it.
 build-js-compiler:
-    @echo "==> building the JS core (QuickJS for wasm32-wasip1; cold: about a minute)"
-    cd sdk/js/core && cargo build --release --locked
-    @echo "==> building polyplug-js (cold: a few minutes on 2 cores)"
+    @echo "==> building polyplug-js and, through its build.rs, the JS core (QuickJS for wasm32-wasip1; cold: a few minutes on 2 cores)"
     cd sdk/js/compiler && cargo build --release --locked
+
+# Install `polyplug` and `polyplug-js` into ~/.cargo/bin (or `just install /some/root`); they then work from any folder.
+install root="":
+    @echo "==> cargo install polyplug (host/cli) and polyplug-js (sdk/js/compiler); cold: wasmtime optimised, ~15 minutes on 2 cores"
+    cargo install --locked --path host/cli {{ if root != "" { "--root " + root } else { "" } }}
+    cargo install --locked --path sdk/js/compiler {{ if root != "" { "--root " + root } else { "" } }}
 
 # Build the host library and the `polyplug` binary.
 build:
@@ -101,6 +105,14 @@ test: build-guests
     cd sdk/go && go test ./...
     @echo "==> testing polyplug-js"
     cd sdk/js/compiler && cargo test --release --locked
+    just check-packages
+
+# Check the SDKs stay publishable: `cargo package` (sdk/rust), `npm pack` (sdk/assemblyscript), the Go module path (sdk/go).
+check-packages:
+    @echo "==> the SDKs as their registries would take them"
+    cd sdk/rust && cargo package --allow-dirty --no-verify --locked --quiet && cargo package --list --allow-dirty --locked | grep -qx README.md
+    cd sdk/assemblyscript && npm pack --dry-run --json | python3 -c 'import json,sys; files={f["path"] for f in json.load(sys.stdin)[0]["files"]}; missing={"README.md","index.ts","assembly/index.ts"}-files; sys.exit(f"npm pack leaves out {missing}" if missing else 0)'
+    cd sdk/go && test "$(go list -m)" = github.com/polyplug/polyplug/sdk/go
 
 # Build the guests, load examples/polyplug.toml and call every sample plugin in every language.
 demo: build-guests

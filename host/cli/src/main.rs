@@ -3,6 +3,7 @@
 mod admin;
 mod call;
 mod dev;
+mod new;
 mod serve;
 mod sign;
 mod stats;
@@ -57,6 +58,15 @@ enum Command {
     },
     /// Load every plugin and list its functions and limits.
     Check,
+    /// Write a new plugin project: `polyplug new <rust|go|assemblyscript|js>
+    /// <dir> [--name <plugin>]`.
+    ///
+    /// The project has one example function, a `polyplug.toml`, test
+    /// vectors in `tests/vectors/`, a README and a justfile (`just build`,
+    /// `just test`, `just serve`), and a copy of the language's SDK in
+    /// `.polyplug/sdk/<lang>/` that it builds against: templates and SDK
+    /// are inside this binary, so they match it.
+    New(new::Args),
     /// Run test cases against the plugins and check their results.
     ///
     /// A case is `<function>/<case>.input.json` with `<case>.output.json`
@@ -170,8 +180,9 @@ async fn main() -> ExitCode {
         );
         return dev::run(&cli.config, args).await;
     }
-    // Keys and signatures are made before any config exists.
+    // Projects, keys and signatures are made before any config exists.
     let done = match &cli.command {
+        Command::New(args) => Some(new::run(args)),
         Command::Keygen { dir, name, force } => Some(sign::keygen(dir, name, *force)),
         Command::Sign {
             module,
@@ -257,7 +268,8 @@ async fn main() -> ExitCode {
             print_plugins(&host);
             ExitCode::SUCCESS
         }
-        Command::Keygen { .. }
+        Command::New(_)
+        | Command::Keygen { .. }
         | Command::Sign { .. }
         | Command::Serve { .. }
         | Command::Admin { .. }
