@@ -11,7 +11,7 @@ toolchain := `sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml`
 default:
     @just --list --unsorted
 
-# Install what building needs: the pinned Rust toolchain with wasm targets, npm packages, Go modules.
+# Install what building and testing need: the pinned Rust toolchain with wasm targets, npm packages, Go modules, clang, redis-server.
 setup:
     @echo "==> rust {{toolchain}} with wasm targets (rust-toolchain.toml)"
     rustup toolchain install {{toolchain}} --profile minimal -c rustfmt,clippy -t wasm32-unknown-unknown,wasm32-wasip1
@@ -26,6 +26,14 @@ setup:
         sudo=$([ "$(id -u)" = 0 ] || echo sudo); \
         $sudo apt-get install -y --no-install-recommends clang-14 llvm-14 wasi-libc \
             || { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends clang-14 llvm-14 wasi-libc; }; \
+    fi
+    @echo "==> redis-server from Debian, for the tests of the Redis key-value store (each test starts its own)"
+    if command -v redis-server >/dev/null; then \
+        echo "already installed: $(redis-server --version)"; \
+    else \
+        sudo=$([ "$(id -u)" = 0 ] || echo sudo); \
+        $sudo apt-get install -y --no-install-recommends redis-server \
+            || { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends redis-server; }; \
     fi
     @echo "==> setup done"
 

@@ -133,10 +133,12 @@ impl Generation {
                             plugin: name.to_string(),
                             store: grant.store.clone(),
                         })?;
-                let store = Store::open(store_config).map_err(|reason| LoadError::StoreOpen {
-                    plugin: name.to_string(),
-                    store: grant.store.clone(),
-                    reason,
+                let store = Store::open(&grant.store, store_config).map_err(|reason| {
+                    LoadError::StoreOpen {
+                        plugin: name.to_string(),
+                        store: grant.store.clone(),
+                        reason,
+                    }
                 })?;
                 let access = KvAccess {
                     store,

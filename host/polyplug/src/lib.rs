@@ -63,8 +63,8 @@ mod stats;
 pub use config::units::format_size;
 pub use config::{
     AdminConfig, AllowedPath, DEFAULT_STORE, HostConfig, HostPattern, KvGrant, KvNamespace, Limits,
-    LogFormat, MAX_PIPELINE_STEPS, PipelineConfig, PipelineStep, PluginConfig, ServerConfig,
-    SmokeCall, StoreConfig, WasmSource,
+    LogFormat, MAX_PIPELINE_STEPS, PipelineConfig, PipelineStep, PluginConfig, RedisUrl,
+    ServerConfig, SmokeCall, StoreConfig, WasmSource,
 };
 pub use contract::{JsonProblem, MAX_DEPTH};
 pub use error::{CallError, LoadError, PipelineError};

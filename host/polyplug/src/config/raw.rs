@@ -31,6 +31,7 @@ pub struct RawFile {
 pub struct RawStore {
     pub r#type: Option<String>,
     pub path: Option<String>,
+    pub url: Option<String>,
 }
 
 /// `[pipelines.<name>]`: steps, and the whole run's timeout.

@@ -328,7 +328,7 @@ impl Embedded {
 }
 
 /// The start of a value, for a message.
-fn shorten(text: &str) -> String {
+pub(crate) fn shorten(text: &str) -> String {
     match text.char_indices().nth(40) {
         Some((at, _)) => format!("{}…", &text[..at]),
         None => text.to_string(),

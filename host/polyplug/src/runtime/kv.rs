@@ -83,7 +83,8 @@ async fn polyplug_kv(c: &mut Caller<'_, State>, request: u64) -> Result<u64> {
                     };
                     let deadline = state.deadline;
                     let namespace = access.namespace.clone();
-                    let (result, took) = access.store.run(namespace, request, quota).await;
+                    let (result, took) =
+                        access.store.run(namespace, request, quota, deadline).await;
                     if Instant::now() >= deadline {
                         // The guest could not act on the answer anyway.
                         grants

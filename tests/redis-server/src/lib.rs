@@ -1,0 +1,191 @@
+//! A `redis-server` of a test's own: on a free loopback port, with its
+//! files in a temporary directory, stopped when the handle drops. Shared
+//! by the library's tests (`tests/all`) and the CLI's process tests
+//! (`host/cli/tests`).
+//!
+//! A missing `redis-server` fails the test that asked for one, loudly:
+//! `just setup` installs it, and CI runs `just setup` first, so a skip
+//! would only hide a broken machine.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a server may take to answer `PING` after it starts.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A running `redis-server`; dropping it kills the server.
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    appendonly: bool,
+    dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    /// Starts a server with the append-only file on (`appendfsync
+    /// everysec`, Redis's default): what it acknowledged survives a
+    /// restart of it.
+    pub fn start() -> RedisServer {
+        Self::start_with(true)
+    }
+
+    /// Starts a server, with or without its append-only file.
+    pub fn start_with(appendonly: bool) -> RedisServer {
+        let dir = tempfile::tempdir().expect("a temporary directory for redis-server");
+        let port = free_port();
+        let mut server = RedisServer {
+            child: None,
+            port,
+            appendonly,
+            dir,
+        };
+        server.launch();
+        server
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The directory of its files (the append-only file, its log).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn launch(&mut self) {
+        let yes_no = |on: bool| if on { "yes" } else { "no" };
+        let log = std::fs::File::create(self.dir.path().join("redis.log"))
+            .expect("a log file for redis-server");
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--protected-mode",
+                "no",
+            ])
+            .args(["--appendonly", yes_no(self.appendonly)])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("the log file"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|err| {
+                panic!(
+                    "cannot start `redis-server` ({err}): the Redis tests need it on PATH; \
+                     `just setup` installs it (Debian package `redis-server`)"
+                )
+            });
+        self.child = Some(child);
+        let started = Instant::now();
+        while !self.answers_ping() {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "redis-server on port {} exited ({status}) before it answered; its log:\n{}",
+                    self.port,
+                    std::fs::read_to_string(self.dir.path().join("redis.log")).unwrap_or_default()
+                );
+            }
+            assert!(
+                started.elapsed() < START_TIMEOUT,
+                "redis-server on port {} did not answer PING within {START_TIMEOUT:?}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether the server answers `PING` with `PONG` now.
+    pub fn answers_ping(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+        let mut reply = [0u8; 7];
+        stream.write_all(b"PING\r\n").is_ok()
+            && stream.read_exact(&mut reply).is_ok()
+            && &reply == b"+PONG\r\n"
+    }
+
+    /// How many keys the server holds (`DBSIZE`).
+    pub fn dbsize(&self) -> u64 {
+        let mut stream =
+            TcpStream::connect(("127.0.0.1", self.port)).expect("redis-server accepts");
+        stream.write_all(b"DBSIZE\r\n").expect("redis-server reads");
+        let mut reply = Vec::new();
+        let mut byte = [0u8; 1];
+        while !reply.ends_with(b"\r\n") {
+            stream.read_exact(&mut byte).expect("redis-server answers");
+            reply.push(byte[0]);
+        }
+        let text = String::from_utf8_lossy(&reply);
+        text.trim()
+            .strip_prefix(':')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("DBSIZE answered `{text}`"))
+    }
+
+    /// Kills the server (SIGKILL: no last save, no clean close) and waits
+    /// for it to go.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port and directory (its
+    /// append-only file, if on, brings back what it had).
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open and nothing
+    /// answers, like a server that hangs.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused server run again (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("the server is running");
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("`kill` runs");
+        assert!(status.success(), "kill {signal} redis-server failed");
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        // SIGKILL ends a paused server too.
+        self.stop();
+    }
+}
+
+/// A loopback port no one listens on now.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+    listener.local_addr().expect("its address").port()
+}
