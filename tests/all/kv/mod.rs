@@ -132,6 +132,15 @@ impl TestStore {
         Host::new(self.config(plugins)).unwrap_or_else(|err| panic!("loading failed: {err}"))
     }
 
+    /// The test's redis-server; panics on the embedded backend.
+    pub fn server(&self) -> &RedisServer {
+        self.redis.as_ref().expect("a Redis test store")
+    }
+
+    pub fn server_mut(&mut self) -> &mut RedisServer {
+        self.redis.as_mut().expect("a Redis test store")
+    }
+
     /// Asserts that nothing was stored: no file, or no key in Redis.
     pub fn assert_empty(&self, why: &str) {
         match &self.redis {

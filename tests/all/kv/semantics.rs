@@ -49,6 +49,7 @@ on_each_backend!(
     state_outlives_a_new_version_of_the_plugin,
     state_outlives_the_host_and_a_new_one_opens_the_same_store,
     two_hosts_in_one_process_share_one_store,
+    a_value_at_the_size_limit_is_kept_whole_and_one_byte_more_is_refused,
 );
 
 async fn each_operation_answers_as_the_contract_says(store: &TestStore) {
@@ -451,4 +452,32 @@ async fn two_hosts_in_one_process_share_one_store(store: &TestStore) {
     assert_eq!(code(&kv(&one, "p", set).await), "ok");
     let got = kv(&two, "p", json!({"op": "get", "key": "k"})).await;
     assert_eq!(got["ok"]["value"], 1);
+}
+
+async fn a_value_at_the_size_limit_is_kept_whole_and_one_byte_more_is_refused(store: &TestStore) {
+    let mut plugin = proxy(own());
+    let limit = plugin.limits.max_kv_value as usize;
+    plugin.limits.max_input = 2 * limit as u64;
+    plugin.limits.max_output = 2 * limit as u64;
+    let host = store.host(vec![("p", plugin)]);
+    // A JSON string of `limit` bytes with its quotes, ending in a
+    // two-byte character.
+    let value = "v".repeat(limit - 4) + "\u{e9}";
+    assert_eq!(serde_json::to_string(&value).unwrap().len(), limit);
+    let set = json!({"op": "set", "key": "big", "value": value});
+    assert_eq!(code(&kv(&host, "p", set).await), "ok");
+    let got = kv(&host, "p", json!({"op": "get", "key": "big"})).await;
+    assert_eq!(
+        got["ok"]["value"],
+        value.as_str(),
+        "the value comes back whole"
+    );
+    let over = json!({"op": "set", "key": "big", "value": value.clone() + "v"});
+    assert_eq!(code(&kv(&host, "p", over).await), "kv_value_too_large");
+    let got = kv(&host, "p", json!({"op": "get", "key": "big"})).await;
+    assert_eq!(
+        got["ok"]["value"],
+        value.as_str(),
+        "the refused write changed nothing"
+    );
 }
