@@ -1,6 +1,6 @@
 //! The polyplug reference functions (docs/contract.md, section 5), one
 //! module each. `tests/vectors/` holds the cases they must pass; `tally`
-//! keeps state, so its cases are in `tests/all/kv.rs`.
+//! keeps state, so its cases are in `tests/all/kv/`.
 
 mod add_tax;
 mod analyze_text;

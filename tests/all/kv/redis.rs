@@ -376,3 +376,49 @@ async fn a_host_loads_while_its_redis_is_not_there_and_uses_it_once_it_is() {
         "data, versions, keys, usage, the counter"
     );
 }
+
+/// The ACL a deployment can give polyplug's Redis user (docs/deploy.md):
+/// its keys only, and the commands its scripts run.
+const POLYPLUG_ACL: &str = "ACL SETUSER polyplug on >s3cret-pw resetkeys ~polyplug:* \
+     resetchannels -@all +evalsha +eval +script|load +hget +hset +hdel +hmget +zadd +zrem \
+     +zrangebylex +incr";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_user_limited_to_polyplug_keys_and_commands_is_enough_and_a_wrong_password_is_unavailable()
+ {
+    let server = RedisServer::start();
+    assert_eq!(server.command(POLYPLUG_ACL), "+OK");
+    let url = |password: &str| format!("redis://polyplug:{password}@127.0.0.1:{}/0", server.port());
+    let host = Host::new(config_with(
+        polyplug::StoreConfig::redis(url("s3cret-pw")),
+        vec![("p", proxy(own())), ("counter", rust(own()))],
+    ))
+    .unwrap();
+    for request in [
+        json!({"op": "set", "key": "a", "value": 1}),
+        json!({"op": "cas", "key": "b", "version": 0, "value": 2}),
+        json!({"op": "increment", "key": "a", "by": 1}),
+        json!({"op": "get", "key": "a"}),
+        json!({"op": "list", "prefix": ""}),
+        json!({"op": "delete", "key": "b"}),
+    ] {
+        assert_eq!(
+            code(&kv(&host, "p", request.clone()).await),
+            "ok",
+            "{request}"
+        );
+    }
+    let out = host
+        .call_json("counter", "tally", r#"{"key":"t","by":2}"#)
+        .await;
+    assert_eq!(out.unwrap(), br#"{"key":"t","value":2}"#);
+    let wrong = Host::new(config_with(
+        polyplug::StoreConfig::redis(url("not-the-password")),
+        vec![("p", proxy(own()))],
+    ))
+    .unwrap();
+    let answer = kv(&wrong, "p", json!({"op": "get", "key": "a"})).await;
+    assert_eq!(code(&answer), "kv_unavailable", "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(!message.contains("not-the-password"), "{message}");
+}

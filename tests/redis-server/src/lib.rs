@@ -122,22 +122,31 @@ impl RedisServer {
             && &reply == b"+PONG\r\n"
     }
 
-    /// How many keys the server holds (`DBSIZE`).
-    pub fn dbsize(&self) -> u64 {
+    /// Sends one inline command (words split at spaces, as `redis-cli`
+    /// would without quotes) as the default user, and returns the first
+    /// line of the reply: `+OK`, `:3`, `-ERR ...`.
+    pub fn command(&self, command: &str) -> String {
         let mut stream =
             TcpStream::connect(("127.0.0.1", self.port)).expect("redis-server accepts");
-        stream.write_all(b"DBSIZE\r\n").expect("redis-server reads");
+        stream
+            .write_all(format!("{command}\r\n").as_bytes())
+            .expect("redis-server reads");
         let mut reply = Vec::new();
         let mut byte = [0u8; 1];
         while !reply.ends_with(b"\r\n") {
             stream.read_exact(&mut byte).expect("redis-server answers");
             reply.push(byte[0]);
         }
-        let text = String::from_utf8_lossy(&reply);
-        text.trim()
+        String::from_utf8_lossy(&reply).trim_end().to_string()
+    }
+
+    /// How many keys the server holds (`DBSIZE`).
+    pub fn dbsize(&self) -> u64 {
+        let reply = self.command("DBSIZE");
+        reply
             .strip_prefix(':')
             .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("DBSIZE answered `{text}`"))
+            .unwrap_or_else(|| panic!("DBSIZE answered `{reply}`"))
     }
 
     /// Kills the server (SIGKILL: no last save, no clean close) and waits
