@@ -159,6 +159,32 @@ pub(super) async fn kv(host: &Host, plugin: &str, request: Value) -> Value {
     serde_json::from_slice(&answer).unwrap()
 }
 
+/// `count` tallies of 1 on `key` through plugin `counter` from each of
+/// `callers` concurrent tasks; the values the tallies saw.
+pub(super) async fn tallies(host: &Host, key: &str, callers: usize, count: usize) -> Vec<i64> {
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let (host, key) = (host.clone(), key.to_string());
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                for _ in 0..count {
+                    let out: Value = host
+                        .call("counter", "tally", &json!({"key": key, "by": 1}))
+                        .await
+                        .unwrap();
+                    seen.push(out["value"].as_i64().unwrap());
+                }
+                seen
+            })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for task in tasks {
+        seen.extend(task.await.unwrap());
+    }
+    seen
+}
+
 /// The error code of an answer, or `"ok"`.
 pub(super) fn code(answer: &Value) -> &str {
     answer["error"]["code"].as_str().unwrap_or("ok")

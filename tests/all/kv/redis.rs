@@ -7,7 +7,7 @@ use polyplug::{CallError, Host, HostConfig, PluginConfig};
 use polyplug_test_redis::RedisServer;
 use serde_json::{Value, json};
 
-use super::{TestStore, code, config_with, kv, own, proxy, rust};
+use super::{TestStore, code, config_with, kv, own, proxy, rust, tallies};
 use crate::support::RUST;
 
 /// A plugin that may run `callers` calls at once, each with `timeout`.
@@ -16,32 +16,6 @@ fn roomy(mut plugin: PluginConfig, callers: usize, timeout: Duration) -> PluginC
     plugin.limits.timeout = timeout;
     plugin.limits.queue_timeout = Duration::from_secs(30);
     plugin
-}
-
-/// `count` tallies of `by` 1 on `key` from `callers` concurrent tasks;
-/// the values each tally saw.
-async fn tallies(host: &Host, key: &str, callers: usize, count: usize) -> Vec<i64> {
-    let tasks: Vec<_> = (0..callers)
-        .map(|_| {
-            let (host, key) = (host.clone(), key.to_string());
-            tokio::spawn(async move {
-                let mut seen = Vec::new();
-                for _ in 0..count {
-                    let out: Value = host
-                        .call("counter", "tally", &json!({"key": key, "by": 1}))
-                        .await
-                        .unwrap();
-                    seen.push(out["value"].as_i64().unwrap());
-                }
-                seen
-            })
-        })
-        .collect();
-    let mut seen = Vec::new();
-    for task in tasks {
-        seen.extend(task.await.unwrap());
-    }
-    seen
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -101,6 +75,30 @@ async fn compare_and_swap_loops_from_two_hosts_lose_no_update() {
     assert_eq!(got["ok"]["value"], 200, "after {retries} lost races");
 }
 
+/// `count` concurrent `set`s of `value` to keys `<stem>0`, `<stem>1`, ...
+/// through plugin `plugin`, alternating between `hosts`; their codes.
+async fn racing_sets(
+    hosts: &[Host; 2],
+    plugin: &str,
+    stem: &str,
+    count: usize,
+    value: Value,
+) -> Vec<String> {
+    let tasks: Vec<_> = (0..count)
+        .map(|i| {
+            let host = hosts[i % 2].clone();
+            let set = json!({"op": "set", "key": format!("{stem}{i:03}"), "value": value});
+            let plugin = plugin.to_string();
+            tokio::spawn(async move { code(&kv(&host, &plugin, set).await).to_string() })
+        })
+        .collect();
+    let mut codes = Vec::new();
+    for task in tasks {
+        codes.push(task.await.unwrap());
+    }
+    codes
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn quotas_hold_exactly_when_two_hosts_race_to_fill_a_namespace() {
     let store = TestStore::redis();
@@ -113,48 +111,25 @@ async fn quotas_hold_exactly_when_two_hosts_race_to_fill_a_namespace() {
         store.host(vec![("p", plugin())]),
         store.host(vec![("p", plugin())]),
     ];
-    let tasks: Vec<_> = (0..100)
-        .map(|i| {
-            let host = hosts[i % 2].clone();
-            tokio::spawn(async move {
-                let set = json!({"op": "set", "key": format!("k{i:03}"), "value": i});
-                code(&kv(&host, "p", set).await).to_string()
-            })
-        })
-        .collect();
-    let mut codes = Vec::new();
-    for task in tasks {
-        codes.push(task.await.unwrap());
-    }
+    let codes = racing_sets(&hosts, "p", "k", 100, json!(1)).await;
     let ok = codes.iter().filter(|c| *c == "ok").count();
     let full = codes.iter().filter(|c| *c == "kv_namespace_full").count();
     assert_eq!((ok, full), (30, 70), "{codes:?}");
     let list = kv(&hosts[1], "p", json!({"op": "list", "limit": 1000})).await;
     assert_eq!(list["ok"]["items"].as_array().unwrap().len(), 30);
-    // Bytes too: each write of 10 bytes (`b00` + `"abcde"`), 95 allowed.
+    // Bytes too: each write of 11 bytes (`b000` + `"abcde"`), 100 allowed.
     let plugin = || {
         let mut plugin = roomy(proxy(own()), 4, Duration::from_secs(20));
-        plugin.limits.max_kv_namespace_bytes = 95;
+        plugin.limits.max_kv_namespace_bytes = 100;
         plugin
     };
     let hosts = [
         store.host(vec![("q", plugin())]),
         store.host(vec![("q", plugin())]),
     ];
-    let tasks: Vec<_> = (0..40)
-        .map(|i| {
-            let host = hosts[i % 2].clone();
-            tokio::spawn(async move {
-                let set = json!({"op": "set", "key": format!("b{i:02}"), "value": "abcde"});
-                code(&kv(&host, "q", set).await).to_string()
-            })
-        })
-        .collect();
-    let mut ok = 0;
-    for task in tasks {
-        ok += usize::from(task.await.unwrap() == "ok");
-    }
-    assert_eq!(ok, 9, "9 writes of 10 bytes fit in 95");
+    let codes = racing_sets(&hosts, "q", "b", 40, json!("abcde")).await;
+    let ok = codes.iter().filter(|c| *c == "ok").count();
+    assert_eq!(ok, 9, "9 writes of 11 bytes fit in 100: {codes:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

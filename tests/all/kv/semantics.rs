@@ -8,7 +8,7 @@ use std::time::Duration;
 use polyplug::{CallError, KvGrant, WasmSource};
 use serde_json::{Value, json};
 
-use super::{PROXY, TestStore, code, kv, own, proxy, rust, version};
+use super::{PROXY, TestStore, code, kv, own, proxy, rust, tallies, version};
 
 /// One `#[tokio::test]` per backend for each named test function.
 macro_rules! on_each_backend {
@@ -150,26 +150,7 @@ async fn concurrent_tallies_add_up_exactly(store: &TestStore) {
     plugin.limits.timeout = Duration::from_secs(20);
     plugin.limits.queue_timeout = Duration::from_secs(20);
     let host = store.host(vec![("counter", plugin)]);
-    let callers: Vec<_> = (0..8)
-        .map(|_| {
-            let host = host.clone();
-            tokio::spawn(async move {
-                let mut seen = Vec::new();
-                for _ in 0..200 {
-                    let out: Value = host
-                        .call("counter", "tally", &json!({"key": "hits", "by": 1}))
-                        .await
-                        .unwrap();
-                    seen.push(out["value"].as_i64().unwrap());
-                }
-                seen
-            })
-        })
-        .collect();
-    let mut seen = Vec::new();
-    for caller in callers {
-        seen.extend(caller.await.unwrap());
-    }
+    let mut seen = tallies(&host, "hits", 8, 200).await;
     seen.sort();
     assert_eq!(
         seen,

@@ -111,6 +111,26 @@ impl KvError {
     fn invalid(message: impl Into<String>) -> Self {
         Self::new(KvCode::InvalidRequest, message)
     }
+
+    /// A write refused because the namespace holds `keys` keys, its limit.
+    pub fn full_of_keys(keys: u64) -> Self {
+        Self::new(
+            KvCode::NamespaceFull,
+            format!("the namespace holds {keys} keys, its limit"),
+        )
+    }
+
+    /// A write refused because it would take the namespace from `bytes` to
+    /// `new_bytes`, past `limit`.
+    pub fn full_of_bytes(bytes: u64, new_bytes: u64, limit: u64) -> Self {
+        Self::new(
+            KvCode::NamespaceFull,
+            format!(
+                "the namespace holds {bytes} bytes; this write would make it \
+                 {new_bytes}, over its limit of {limit}"
+            ),
+        )
+    }
 }
 
 /// The limits a request and a write are held to, from the plugin's

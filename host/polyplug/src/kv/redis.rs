@@ -36,10 +36,12 @@
 //! deadline and not after; it runs as a task on the store's own runtime
 //! (one thread with an I/O driver, see [`runtime`]) that is cancelled when
 //! its caller stops waiting, so abandoned operations leave no task; the
-//! connection has at most
-//! [`IN_FLIGHT`] requests awaiting Redis, and a connection that timed out
-//! or failed is dropped and made again by the next operation, one attempt
-//! at a time, each bounded by [`CONNECT_TIMEOUT`] and the deadline.
+//! connection has at most [`IN_FLIGHT`] requests awaiting Redis; and a
+//! connection that failed, or on which an operation waited [`STALLED`] in
+//! vain, is dropped and made again by the next operation, one attempt at
+//! a time, each bounded by [`CONNECT_TIMEOUT`] and the deadline. (The
+//! operations still in flight on a dropped connection keep it until they
+//! end, at their own deadlines.)
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -50,10 +52,15 @@ use redis::{AsyncConnectionConfig, Client, Script, Value};
 use tokio::sync::Mutex;
 
 use super::{KvCode, KvError, MAX_COUNTER, Outcome, Quota, Request};
+use crate::lane::AbortOnDrop;
 
 /// How long making a connection may take, when the caller's deadline is
 /// later.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How long an operation waits on a connection before the connection is
+/// taken for stalled, and made again by the next operation.
+const STALLED: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Requests one connection has sent and awaits, at most: past that an
 /// operation waits for room (until its deadline), so a hung server does
@@ -233,15 +240,6 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// Cancels an operation's task when its caller stops waiting.
-struct AbortOnDrop(tokio::task::AbortHandle);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// `name` as `<length>.<name>`: a segment no other name's segment is a
 /// prefix of.
 fn segment(name: &str) -> String {
@@ -357,6 +355,7 @@ impl Redis {
             self.counter.clone(),
         ];
         let operation = self.invoke(&mut connection, &keys, request, quota);
+        let sent = Instant::now();
         match tokio::time::timeout_at(at, operation).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(err)) => {
@@ -371,8 +370,12 @@ impl Redis {
             }
             Err(_) => {
                 // A server that hangs or a connection that went silent:
-                // the next operation starts on a new one.
-                self.forget(id).await;
+                // the next operation starts on a new one. A call that
+                // came with little time left says nothing of the
+                // connection, and does not cost one.
+                if sent.elapsed() >= STALLED {
+                    self.forget(id).await;
+                }
                 Err(late())
             }
         }
@@ -480,22 +483,10 @@ fn read(request: &Request, quota: Quota, reply: Value) -> Result<Outcome, KvErro
     // A write the quotas refused, from any writing script.
     if let Some(tag) = items.first().and_then(text) {
         match (tag.as_str(), items.get(1).and_then(number)) {
-            ("full_keys", Some(keys)) => {
-                return Err(KvError::new(
-                    KvCode::NamespaceFull,
-                    format!("the namespace holds {keys} keys, its limit"),
-                ));
-            }
+            ("full_keys", Some(keys)) => return Err(KvError::full_of_keys(keys)),
             ("full_bytes", Some(bytes)) => {
                 let new_bytes = items.get(2).and_then(number).ok_or_else(bad)?;
-                return Err(KvError::new(
-                    KvCode::NamespaceFull,
-                    format!(
-                        "the namespace holds {bytes} bytes; this write would make it \
-                         {new_bytes}, over its limit of {}",
-                        quota.bytes
-                    ),
-                ));
+                return Err(KvError::full_of_bytes(bytes, new_bytes, quota.bytes));
             }
             _ => {}
         }
