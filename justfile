@@ -119,7 +119,7 @@ serve: build-guests
     cargo run --locked --quiet -p polyplug-cli -- --config examples/polyplug.toml serve
 
 # Measure polyplug against raw Extism, native code and Node.js; prints one table (release build, a few minutes).
-# `just bench http` measures only the HTTP rows, `just bench reload` only live reload (Host::replace).
+# `just bench http` measures only the HTTP rows, `just bench reload` only live reload (Host::replace), `just bench redis` only Redis store increments.
 bench *rows: build-guests build-bench-guest
     @echo "==> npm packages for the Node.js rows (bench/node)"
     if ! command -v npm >/dev/null; then echo "no npm on PATH: the Node.js rows will say they were skipped"; \

@@ -15,12 +15,14 @@
 //! <lang>`) so each starts from a clean process; so does the HTTP load
 //! generator (`polyplug-bench load ...`, [`load`]).
 //!
-//! `polyplug-bench http` and `polyplug-bench reload` measure only those
-//! rows (`just bench http`, `just bench reload`).
+//! `polyplug-bench http`, `polyplug-bench reload` and `polyplug-bench
+//! redis` measure only those rows (`just bench http`, `just bench reload`,
+//! `just bench redis`: Redis store increments, [`redis_kv`]).
 
 mod http;
 mod load;
 mod node;
+mod redis_kv;
 mod reload;
 
 use std::collections::BTreeMap;
@@ -162,8 +164,9 @@ fn main() {
             return print_table(&rows);
         }
         Some("reload") => return print_table(&reload::rows(&runtime)),
+        Some("redis") => return print_table(&redis_kv::rows(&runtime)),
         Some(other) => {
-            eprintln!("no rows named `{other}`: `http`, `reload`, or none for every row");
+            eprintln!("no rows named `{other}`: `http`, `reload`, `redis`, or none for every row");
             std::process::exit(2);
         }
     }
@@ -187,6 +190,7 @@ fn main() {
         rows.extend(cold_start(*guest));
     }
     rows.extend(reload::rows(&runtime));
+    rows.extend(redis_kv::rows(&runtime));
     for guest in &guests {
         eprintln!("memory: {} ...", guest.language);
         rows.extend(memory(*guest));
