@@ -325,7 +325,7 @@ fn a_redis_store_is_declared_by_url_and_its_password_never_shows() {
         store,
         &StoreConfig::redis("redis://app:hunter2@127.0.0.1:6379/2")
     );
-    let StoreConfig::Redis { url } = store else {
+    let StoreConfig::Redis { url, .. } = store else {
         panic!("{store:?}")
     };
     assert_eq!(url.expose(), "redis://app:hunter2@127.0.0.1:6379/2");
@@ -340,12 +340,22 @@ fn a_redis_store_is_declared_by_url_and_its_password_never_shows() {
         !config.stores.contains_key("default"),
         "no grant of `default`, no implicit store"
     );
+    std::fs::write(dir.path().join("ca.pem"), "").unwrap();
+    let tls = text.replace(
+        "url = \"redis://app:hunter2@127.0.0.1:6379/2\"",
+        "url = \"rediss://redis.internal:6380\"\n        ca = \"ca.pem\"",
+    );
+    let config = HostConfig::from_text(&file, &tls).unwrap();
+    assert_eq!(
+        config.stores["sessions"],
+        StoreConfig::redis_tls("rediss://redis.internal:6380", dir.path().join("ca.pem"))
+    );
 }
 
 #[test]
 fn a_redis_store_built_in_code_with_a_bad_url_is_refused_at_load() {
     let config = config_with(
-        StoreConfig::redis("rediss://:hunter2@127.0.0.1:1"),
+        StoreConfig::redis("redis://:hunter2@127.0.0.1:1/sessions"),
         vec![("p", proxy(own()))],
     );
     let err = Host::new(config).err().expect("refused");
@@ -354,6 +364,9 @@ fn a_redis_store_built_in_code_with_a_bad_url_is_refused_at_load() {
         "{err:?}"
     );
     let message = err.to_string();
-    assert!(message.contains("rediss://:***@127.0.0.1:1"), "{message}");
+    assert!(
+        message.contains("redis://:***@127.0.0.1:1/sessions"),
+        "{message}"
+    );
     assert!(!message.contains("hunter2"), "{message}");
 }

@@ -397,3 +397,36 @@ async fn a_redis_user_limited_to_polyplug_keys_and_commands_is_enough_and_a_wron
     let message = answer["error"]["message"].as_str().unwrap();
     assert!(!message.contains("not-the-password"), "{message}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_verifies_the_server_certificate_against_the_configured_authority() {
+    let server = RedisServer::start_tls();
+    let trusted = Host::new(config_with(
+        polyplug::StoreConfig::redis_tls(server.tls_url(), server.ca_file()),
+        vec![("p", proxy(own()))],
+    ))
+    .unwrap();
+    let set = json!({"op": "set", "key": "k", "value": "over tls"});
+    assert_eq!(code(&kv(&trusted, "p", set).await), "ok");
+    let got = kv(&trusted, "p", json!({"op": "get", "key": "k"})).await;
+    assert_eq!(got["ok"]["value"], "over tls");
+    assert_eq!(server.dbsize(), 5, "the write reached the server");
+    // The system's authorities do not know the test's: the handshake
+    // fails, and the plugin gets an answer, not a hang.
+    let untrusting = Host::new(config_with(
+        polyplug::StoreConfig::redis(server.tls_url()),
+        vec![("p", proxy(own()))],
+    ))
+    .unwrap();
+    let answer = kv(&untrusting, "p", json!({"op": "get", "key": "k"})).await;
+    assert_eq!(code(&answer), "kv_unavailable", "{answer}");
+    // Plain Redis on the TLS port is not TLS: refused the same way.
+    let plain_url = server.tls_url().replace("rediss://", "redis://");
+    let plain = Host::new(config_with(
+        polyplug::StoreConfig::redis(plain_url),
+        vec![("p", proxy(own()))],
+    ))
+    .unwrap();
+    let answer = kv(&plain, "p", json!({"op": "get", "key": "k"})).await;
+    assert_eq!(code(&answer), "kv_unavailable", "{answer}");
+}

@@ -20,6 +20,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct RedisServer {
     child: Option<Child>,
     port: u16,
+    /// The TLS port, when the server also speaks TLS.
+    tls_port: Option<u16>,
     appendonly: bool,
     dir: tempfile::TempDir,
 }
@@ -39,11 +41,41 @@ impl RedisServer {
         let mut server = RedisServer {
             child: None,
             port,
+            tls_port: None,
             appendonly,
             dir,
         };
         server.launch();
         server
+    }
+
+    /// Starts a server that also speaks TLS, on a port of its own, with a
+    /// certificate for `localhost` and `127.0.0.1` from a certificate
+    /// authority made for it ([`RedisServer::ca_file`]). Clients need no
+    /// certificate.
+    pub fn start_tls() -> RedisServer {
+        let dir = tempfile::tempdir().expect("a temporary directory for redis-server");
+        write_certificates(dir.path());
+        let mut server = RedisServer {
+            child: None,
+            port: free_port(),
+            tls_port: Some(free_port()),
+            appendonly: false,
+            dir,
+        };
+        server.launch();
+        server
+    }
+
+    /// `rediss://localhost:<TLS port>`; panics for a server without TLS.
+    pub fn tls_url(&self) -> String {
+        let port = self.tls_port.expect("a server started with start_tls");
+        format!("rediss://localhost:{port}")
+    }
+
+    /// The PEM file of the certificate authority of a TLS server.
+    pub fn ca_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("ca.pem")
     }
 
     /// `redis://127.0.0.1:<port>`.
@@ -64,7 +96,24 @@ impl RedisServer {
         let yes_no = |on: bool| if on { "yes" } else { "no" };
         let log = std::fs::File::create(self.dir.path().join("redis.log"))
             .expect("a log file for redis-server");
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        if let Some(tls_port) = self.tls_port {
+            let file = |name: &str| self.dir.path().join(name);
+            command
+                .args([
+                    "--tls-port",
+                    &tls_port.to_string(),
+                    "--tls-auth-clients",
+                    "no",
+                ])
+                .arg("--tls-cert-file")
+                .arg(file("server.pem"))
+                .arg("--tls-key-file")
+                .arg(file("server.key"))
+                .arg("--tls-ca-cert-file")
+                .arg(file("ca.pem"));
+        }
+        let child = command
             .args(["--port", &self.port.to_string()])
             .args([
                 "--bind",
@@ -191,6 +240,31 @@ impl Drop for RedisServer {
         // SIGKILL ends a paused server too.
         self.stop();
     }
+}
+
+/// Writes `ca.pem`, and `server.pem` with `server.key` signed by it for
+/// `localhost` and `127.0.0.1`, into `dir`.
+fn write_certificates(dir: &Path) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().expect("a CA key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "polyplug test CA");
+    let ca_certificate = ca.self_signed(&ca_key).expect("a CA certificate");
+    let key = KeyPair::generate().expect("a server key");
+    let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    let server = CertificateParams::new(names).expect("server parameters");
+    let issuer = Issuer::from_params(&ca, &ca_key);
+    let certificate = server
+        .signed_by(&key, &issuer)
+        .expect("a server certificate");
+    let write = |name: &str, text: String| {
+        std::fs::write(dir.join(name), text).expect("a certificate file");
+    };
+    write("ca.pem", ca_certificate.pem());
+    write("server.pem", certificate.pem());
+    write("server.key", key.serialize_pem());
 }
 
 /// A loopback port no one listens on now.

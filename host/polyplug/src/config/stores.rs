@@ -26,10 +26,13 @@ pub enum StoreConfig {
     /// A `redb` file on this machine: needs no setup, and outlives plugin
     /// reloads and host restarts. Only one process opens a file at a time.
     Embedded { path: PathBuf },
-    /// A Redis server (`redis://[user:password@]host[:port][/db]`) that
-    /// any number of hosts share: versions, increments and quotas are
-    /// exact across them. Connects at the first operation, not at load.
-    Redis { url: RedisUrl },
+    /// A Redis server (`redis://[user:password@]host[:port][/db]`, or
+    /// `rediss://` for TLS) that any number of hosts share: versions,
+    /// increments and quotas are exact across them. Connects at the first
+    /// operation, not at load. `ca`: a PEM file of the certificate
+    /// authorities a `rediss://` server's certificate must chain to,
+    /// instead of the system's.
+    Redis { url: RedisUrl, ca: Option<PathBuf> },
 }
 
 impl StoreConfig {
@@ -43,6 +46,16 @@ impl StoreConfig {
     pub fn redis(url: impl Into<String>) -> Self {
         Self::Redis {
             url: RedisUrl(url.into()),
+            ca: None,
+        }
+    }
+
+    /// A Redis store at a `rediss://` `url` whose certificate must chain
+    /// to a certificate authority in the PEM file `ca`.
+    pub fn redis_tls(url: impl Into<String>, ca: impl Into<PathBuf>) -> Self {
+        Self::Redis {
+            url: RedisUrl(url.into()),
+            ca: Some(ca.into()),
         }
     }
 }
@@ -79,15 +92,10 @@ pub(crate) fn check_redis_url(url: &str) -> Result<(), String> {
         )
     })?;
     match parsed.scheme() {
-        "redis" => {}
-        "rediss" => {
-            return Err("TLS (`rediss://`) is not supported by this polyplug: \
-                        reach Redis over a private network or a TLS proxy"
-                .to_string());
-        }
+        "redis" | "rediss" => {}
         other => {
             return Err(format!(
-                "the scheme is `{other}`: expected `redis://host:6379`"
+                "the scheme is `{other}`: expected `redis://host:6379`, or `rediss://` for TLS"
             ));
         }
     }
@@ -202,6 +210,13 @@ impl Validator<'_> {
                 "`url` is for `type = \"redis\"` stores; an embedded store takes `path`",
             ));
         }
+        if let Some(ca) = &raw.ca {
+            return Err(self.invalid(
+                &key("ca"),
+                ca,
+                "`ca` is for `type = \"redis\"` stores with a `rediss://` URL",
+            ));
+        }
         let path = match &raw.path {
             None => default_store_path(&self.base, name),
             Some(path) if path.trim().is_empty() => {
@@ -240,7 +255,28 @@ impl Validator<'_> {
         };
         check_redis_url(url)
             .map_err(|reason| self.invalid(&key("url"), &crate::kv::redacted_url(url), &reason))?;
-        Ok(StoreConfig::redis(url.clone()))
+        let Some(ca) = &raw.ca else {
+            return Ok(StoreConfig::redis(url.clone()));
+        };
+        if !url.starts_with("rediss://") {
+            return Err(self.invalid(
+                &key("ca"),
+                ca,
+                "`ca` is for TLS: the `url` must start with `rediss://`",
+            ));
+        }
+        let path = self.base.join(ca);
+        if !path.is_file() {
+            return Err(self.invalid(
+                &key("ca"),
+                ca,
+                &format!(
+                    "`{}` is not a file: name a PEM file of certificate authorities",
+                    path.display()
+                ),
+            ));
+        }
+        Ok(StoreConfig::redis_tls(url.clone(), path))
     }
 
     /// `kv = "<store>"` or `kv = { store = "<store>", namespace = "<name>" }`,

@@ -239,7 +239,9 @@ impl Store {
     pub fn open(name: &str, config: &StoreConfig) -> Result<Store, String> {
         match config {
             StoreConfig::Embedded { path } => embedded::Embedded::open(path).map(Store::Embedded),
-            StoreConfig::Redis { url } => redis::Redis::open(name, url.expose()).map(Store::Redis),
+            StoreConfig::Redis { url, ca } => {
+                redis::Redis::open(name, url.expose(), ca.as_deref()).map(Store::Redis)
+            }
         }
     }
 

@@ -43,12 +43,13 @@
 //! operations still in flight on a dropped connection keep it until they
 //! end, at their own deadlines.)
 
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, Script, Value};
+use redis::{AsyncConnectionConfig, Client, Script, TlsCertificates, Value};
 use tokio::sync::Mutex;
 
 use super::{KvCode, KvError, MAX_COUNTER, Outcome, Quota, Request};
@@ -250,10 +251,22 @@ impl Redis {
     /// A handle on the store `store` at `url`. Makes no connection: the
     /// first operation does (a host whose Redis is down still loads, and
     /// its plugins without state serve).
-    pub fn open(store: &str, url: &str) -> Result<Arc<Redis>, String> {
+    pub fn open(store: &str, url: &str, ca: Option<&Path>) -> Result<Arc<Redis>, String> {
         crate::config::check_redis_url(url)
             .map_err(|reason| format!("`{}`: {reason}", super::redacted_url(url)))?;
-        let client = Client::open(url)
+        let client = match ca {
+            None => Client::open(url),
+            Some(ca) => {
+                let pem = std::fs::read(ca)
+                    .map_err(|err| format!("cannot read `ca` file `{}`: {err}", ca.display()))?;
+                let certificates = TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                };
+                Client::build_with_tls(url, certificates)
+            }
+        };
+        let client = client
             .map_err(|err| format!("`{}` is not a Redis URL: {err}", super::redacted_url(url)))?;
         let address = client.get_connection_info().addr().to_string();
         let prefix = format!("polyplug:{}:", segment(store));
