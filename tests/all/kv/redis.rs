@@ -430,3 +430,52 @@ async fn rediss_verifies_the_server_certificate_against_the_configured_authority
     let answer = kv(&plain, "p", json!({"op": "get", "key": "k"})).await;
     assert_eq!(code(&answer), "kv_unavailable", "{answer}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_stalled_past_a_second_is_made_anew_and_hung_calls_hold_no_connection() {
+    let store = TestStore::redis();
+    let host = store.host(vec![(
+        "p",
+        roomy(proxy(own()), 8, Duration::from_millis(1500)),
+    )]);
+    let set = json!({"op": "set", "key": "k", "value": 1});
+    assert_eq!(code(&kv(&host, "p", set).await), "ok");
+    let server = store.server();
+    // The host's connection, and the INFO connection asking.
+    assert_eq!(server.info("connected_clients"), "2");
+    let before: u64 = server.info("total_connections_received").parse().unwrap();
+    server.pause();
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let host = host.clone();
+            tokio::spawn(async move {
+                let get = json!({"op": "get", "key": "k"});
+                host.call_json("p", "kv", get.to_string()).await
+            })
+        })
+        .collect();
+    for call in calls {
+        let result = call.await.unwrap();
+        assert!(
+            matches!(result, Err(CallError::Timeout { .. })),
+            "{result:?}"
+        );
+    }
+    server.resume();
+    let got = kv(&host, "p", json!({"op": "get", "key": "k"})).await;
+    assert_eq!(got["ok"]["value"], 1, "{got}");
+    let after: u64 = server.info("total_connections_received").parse().unwrap();
+    // The stalled connection was given up and one new one made, not one
+    // per abandoned call (the other one counted: this INFO's own).
+    assert_eq!(after - before, 2, "{before} -> {after}");
+    // The stalled connection is closed once its abandoned operations end.
+    let started = Instant::now();
+    while server.info("connected_clients") != "2" {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{}",
+            server.info("connected_clients")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

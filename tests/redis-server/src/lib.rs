@@ -172,8 +172,8 @@ impl RedisServer {
     }
 
     /// Sends one inline command (words split at spaces, as `redis-cli`
-    /// would without quotes) as the default user, and returns the first
-    /// line of the reply: `+OK`, `:3`, `-ERR ...`.
+    /// would without quotes) as the default user, and returns the reply:
+    /// its first line (`+OK`, `:3`, `-ERR ...`), or a bulk string's text.
     pub fn command(&self, command: &str) -> String {
         let mut stream =
             TcpStream::connect(("127.0.0.1", self.port)).expect("redis-server accepts");
@@ -186,7 +186,25 @@ impl RedisServer {
             stream.read_exact(&mut byte).expect("redis-server answers");
             reply.push(byte[0]);
         }
-        String::from_utf8_lossy(&reply).trim_end().to_string()
+        let line = String::from_utf8_lossy(&reply).trim_end().to_string();
+        match line.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) {
+            Some(length) => {
+                let mut bulk = vec![0; length + 2];
+                stream.read_exact(&mut bulk).expect("redis-server answers");
+                String::from_utf8_lossy(&bulk[..length]).into_owned()
+            }
+            None => line,
+        }
+    }
+
+    /// A field of `INFO`, like `connected_clients`.
+    pub fn info(&self, field: &str) -> String {
+        let info = self.command("INFO");
+        info.lines()
+            .find_map(|line| line.strip_prefix(&format!("{field}:")))
+            .unwrap_or_else(|| panic!("INFO has no `{field}`"))
+            .trim()
+            .to_string()
     }
 
     /// How many keys the server holds (`DBSIZE`).
