@@ -1,7 +1,7 @@
 //! A `redis-server` of a test's own: on a free loopback port, with its
 //! files in a temporary directory, stopped when the handle drops. Shared
-//! by the library's tests (`tests/all`) and the CLI's process tests
-//! (`host/cli/tests`).
+//! by the library's tests (`tests/all`), the CLI's process tests
+//! (`host/cli/tests`) and the Redis rows of `just bench`.
 //!
 //! A missing `redis-server` fails the test that asked for one, loudly:
 //! `just setup` installs it, and CI runs `just setup` first, so a skip
