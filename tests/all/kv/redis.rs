@@ -1,5 +1,7 @@
 //! What only the Redis backend has: many hosts on one server, callers that
 //! race on one key, and a server that stops, hangs or is not there yet.
+//! Hosts of one process share one connection per store; separate
+//! processes on one server are `host/cli/tests/redis.rs`.
 
 use std::time::{Duration, Instant};
 
@@ -429,6 +431,19 @@ async fn rediss_verifies_the_server_certificate_against_the_configured_authority
     .unwrap();
     let answer = kv(&plain, "p", json!({"op": "get", "key": "k"})).await;
     assert_eq!(code(&answer), "kv_unavailable", "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugins_and_hosts_of_one_process_share_one_connection_per_store() {
+    let store = TestStore::redis();
+    let one = store.host(vec![("a", proxy(own())), ("b", proxy(own()))]);
+    let two = store.host(vec![("a", proxy(own()))]);
+    for (host, plugin) in [(&one, "a"), (&one, "b"), (&two, "a")] {
+        let set = json!({"op": "set", "key": plugin, "value": 1});
+        assert_eq!(code(&kv(host, plugin, set).await), "ok");
+    }
+    // Theirs, and the INFO connection asking.
+    assert_eq!(store.server().info("connected_clients"), "2");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,8 +21,9 @@
 //! cannot cross into another namespace. Keys are ordered by bytes in
 //! both backends (redb compares `&str`s by bytes too).
 //!
-//! The client: one multiplexed connection per store handle (the `redis`
-//! crate's `MultiplexedConnection` on tokio), made on first use, not at
+//! The client: one multiplexed connection per store and process (the
+//! `redis` crate's `MultiplexedConnection` on tokio), shared by every
+//! plugin and generation granted the store, made on first use, not at
 //! load. Multiplexing pipelines every concurrent operation over that
 //! connection, and a script needs no state of its own on a connection
 //! (no `MULTI`, no `WATCH`), so a pool (`deadpool-redis`, `bb8-redis`)
@@ -43,9 +44,10 @@
 //! operations still in flight on a dropped connection keep it until they
 //! end, at their own deadlines.)
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Instant;
 
 use redis::aio::MultiplexedConnection;
@@ -183,7 +185,7 @@ out[#out + 1] = more
 return out
 "#;
 
-/// The scripts, each compiled once per store handle (their SHA1s are
+/// The scripts, each compiled once per open store (their SHA1s are
 /// what `EVALSHA` sends).
 struct Scripts {
     get: Script,
@@ -241,6 +243,16 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
+/// A store's name, URL and certificate authorities (PEM).
+type StoreKey = (String, String, Option<Vec<u8>>);
+
+/// Redis stores open in this process, shared by every handle that names
+/// the same one.
+fn open_stores() -> &'static std::sync::Mutex<HashMap<StoreKey, Weak<Redis>>> {
+    static OPEN: OnceLock<std::sync::Mutex<HashMap<StoreKey, Weak<Redis>>>> = OnceLock::new();
+    OPEN.get_or_init(Default::default)
+}
+
 /// `name` as `<length>.<name>`: a segment no other name's segment is a
 /// prefix of.
 fn segment(name: &str) -> String {
@@ -248,17 +260,31 @@ fn segment(name: &str) -> String {
 }
 
 impl Redis {
-    /// A handle on the store `store` at `url`. Makes no connection: the
-    /// first operation does (a host whose Redis is down still loads, and
-    /// its plugins without state serve).
+    /// A handle on the store `store` at `url`, shared with every plugin,
+    /// generation and host of the process that opens the same store at
+    /// the same URL with the same `ca`: one connection per store and
+    /// process, kept across reloads. Makes no connection: the first
+    /// operation does (a host whose Redis is down still loads, and its
+    /// plugins without state serve).
     pub fn open(store: &str, url: &str, ca: Option<&Path>) -> Result<Arc<Redis>, String> {
         crate::config::check_redis_url(url)
             .map_err(|reason| format!("`{}`: {reason}", super::redacted_url(url)))?;
-        let client = match ca {
+        let pem = match ca {
+            None => None,
+            Some(ca) => Some(
+                std::fs::read(ca)
+                    .map_err(|err| format!("cannot read `ca` file `{}`: {err}", ca.display()))?,
+            ),
+        };
+        let key = (store.to_string(), url.to_string(), pem.clone());
+        let mut open = open_stores().lock().unwrap_or_else(|p| p.into_inner());
+        open.retain(|_, store| store.strong_count() > 0);
+        if let Some(shared) = open.get(&key).and_then(Weak::upgrade) {
+            return Ok(shared);
+        }
+        let client = match pem {
             None => Client::open(url),
-            Some(ca) => {
-                let pem = std::fs::read(ca)
-                    .map_err(|err| format!("cannot read `ca` file `{}`: {err}", ca.display()))?;
+            Some(pem) => {
                 let certificates = TlsCertificates {
                     client_tls: None,
                     root_cert: Some(pem),
@@ -270,7 +296,7 @@ impl Redis {
             .map_err(|err| format!("`{}` is not a Redis URL: {err}", super::redacted_url(url)))?;
         let address = client.get_connection_info().addr().to_string();
         let prefix = format!("polyplug:{}:", segment(store));
-        Ok(Arc::new(Redis {
+        let redis = Arc::new(Redis {
             client,
             address,
             counter: format!("{prefix}version"),
@@ -278,7 +304,9 @@ impl Redis {
             scripts: Scripts::new(),
             connection: Mutex::new(None),
             made: AtomicU64::new(0),
-        }))
+        });
+        open.insert(key, Arc::downgrade(&redis));
+        Ok(redis)
     }
 
     /// The connection to use, made now when there is none.
