@@ -28,10 +28,11 @@
 //! connection, and a script needs no state of its own on a connection
 //! (no `MULTI`, no `WATCH`), so a pool (`deadpool-redis`, `bb8-redis`)
 //! would add connections without adding throughput to a single-threaded
-//! server. `ConnectionManager` was not chosen either: it retries with
-//! backoff inside the caller's wait, which turns "Redis is down" into a
-//! timeout at the plugin's deadline; here a refused connection answers
-//! `kv_unavailable` at once and the next operation tries again.
+//! server. `ConnectionManager` was not chosen either: after a failure
+//! it reconnects with retries and exponential backoff, and the operations
+//! that follow wait for that reconnection, which turns "Redis is down"
+//! into a timeout at each plugin's deadline; here a refused connection
+//! answers `kv_unavailable` at once and the next operation tries again.
 //!
 //! Bounds: an operation waits for Redis until the calling plugin's
 //! deadline and not after; it runs as a task on the store's own runtime
