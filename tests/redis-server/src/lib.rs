@@ -45,7 +45,7 @@ impl RedisServer {
             appendonly,
             dir,
         };
-        server.launch();
+        server.launch_on_free_ports();
         server
     }
 
@@ -63,7 +63,7 @@ impl RedisServer {
             appendonly: false,
             dir,
         };
-        server.launch();
+        server.launch_on_free_ports();
         server
     }
 
@@ -92,7 +92,23 @@ impl RedisServer {
         self.dir.path()
     }
 
-    fn launch(&mut self) {
+    /// Starts the server, on fresh ports when another process took the
+    /// ones chosen (a race between choosing a free port and binding it).
+    fn launch_on_free_ports(&mut self) {
+        for _ in 0..5 {
+            match self.launch() {
+                Ok(()) => return,
+                Err(problem) if problem.contains("Address already in use") => {
+                    self.port = free_port();
+                    self.tls_port = self.tls_port.map(|_| free_port());
+                }
+                Err(problem) => panic!("{problem}"),
+            }
+        }
+        panic!("redis-server found no free port in 5 tries");
+    }
+
+    fn launch(&mut self) -> Result<(), String> {
         let yes_no = |on: bool| if on { "yes" } else { "no" };
         let log = std::fs::File::create(self.dir.path().join("redis.log"))
             .expect("a log file for redis-server");
@@ -136,19 +152,24 @@ impl RedisServer {
                      `just setup` installs it (Debian package `redis-server`)"
                 )
             });
+        let pid = child.id();
         self.child = Some(child);
         let started = Instant::now();
-        while !self.answers_ping() {
+        // Ready when the server on the port is this one: a port taken by
+        // another test's server in between answers too, with its pid.
+        while !(self.answers_ping() && self.info("process_id") == pid.to_string()) {
             if let Some(status) = self
                 .child
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                panic!(
-                    "redis-server on port {} exited ({status}) before it answered; its log:\n{}",
-                    self.port,
-                    std::fs::read_to_string(self.dir.path().join("redis.log")).unwrap_or_default()
-                );
+                self.child = None;
+                let log =
+                    std::fs::read_to_string(self.dir.path().join("redis.log")).unwrap_or_default();
+                return Err(format!(
+                    "redis-server on port {} exited ({status}) before it answered; its log:\n{log}",
+                    self.port
+                ));
             }
             assert!(
                 started.elapsed() < START_TIMEOUT,
@@ -157,6 +178,7 @@ impl RedisServer {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+        Ok(())
     }
 
     /// Whether the server answers `PING` with `PONG` now.
@@ -229,7 +251,9 @@ impl RedisServer {
     /// append-only file, if on, brings back what it had).
     pub fn restart(&mut self) {
         self.stop();
-        self.launch();
+        if let Err(problem) = self.launch() {
+            panic!("{problem}");
+        }
     }
 
     /// Freezes the server (SIGSTOP): connections stay open and nothing
