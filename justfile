@@ -11,7 +11,7 @@ toolchain := `sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml`
 default:
     @just --list --unsorted
 
-# Install what building needs: the pinned Rust toolchain with wasm targets, npm packages, Go modules.
+# Install what building and testing need: the pinned Rust toolchain with wasm targets, npm packages, Go modules, clang, redis-server.
 setup:
     @echo "==> rust {{toolchain}} with wasm targets (rust-toolchain.toml)"
     rustup toolchain install {{toolchain}} --profile minimal -c rustfmt,clippy -t wasm32-unknown-unknown,wasm32-wasip1
@@ -26,6 +26,14 @@ setup:
         sudo=$([ "$(id -u)" = 0 ] || echo sudo); \
         $sudo apt-get install -y --no-install-recommends clang-14 llvm-14 wasi-libc \
             || { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends clang-14 llvm-14 wasi-libc; }; \
+    fi
+    @echo "==> redis-server from Debian, for the tests of the Redis key-value store (each test starts its own)"
+    if command -v redis-server >/dev/null; then \
+        echo "already installed: $(redis-server --version)"; \
+    else \
+        sudo=$([ "$(id -u)" = 0 ] || echo sudo); \
+        $sudo apt-get install -y --no-install-recommends redis-server \
+            || { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends redis-server; }; \
     fi
     @echo "==> setup done"
 
@@ -128,7 +136,7 @@ serve: build-guests
     cargo run --locked --quiet -p polyplug-cli -- --config examples/polyplug.toml serve
 
 # Measure polyplug against raw Extism, native code and Node.js; prints one table (release build, a few minutes).
-# `just bench http` measures only the HTTP rows, `just bench reload` only live reload (Host::replace), `just bench state` only key-value and pipeline rows.
+# `just bench http` measures only the HTTP rows, `just bench reload` only live reload (Host::replace), `just bench state` only key-value and pipeline rows, `just bench redis` only Redis store increments.
 bench *rows: build-guests build-bench-guest
     @echo "==> npm packages for the Node.js rows (bench/node)"
     if ! command -v npm >/dev/null; then echo "no npm on PATH: the Node.js rows will say they were skipped"; \

@@ -17,12 +17,14 @@
 //! generator (`polyplug-bench load ...`, [`load`]).
 //!
 //! `polyplug-bench http`, `polyplug-bench reload` and `polyplug-bench
-//! state` measure only those rows (`just bench http`, `just bench reload`,
-//! `just bench state`).
+//! state` and `polyplug-bench redis` measure only those rows (`just bench
+//! http`, `just bench reload`, `just bench state`, `just bench redis`: Redis
+//! store increments, [`redis_kv`]).
 
 mod http;
 mod load;
 mod node;
+mod redis_kv;
 mod reload;
 mod state;
 
@@ -166,8 +168,11 @@ fn main() {
         }
         Some("reload") => return print_table(&reload::rows(&runtime)),
         Some("state") => return print_table(&state::rows(&runtime)),
+        Some("redis") => return print_table(&redis_kv::rows(&runtime)),
         Some(other) => {
-            eprintln!("no rows named `{other}`: `http`, `reload`, `state`, or none for every row");
+            eprintln!(
+                "no rows named `{other}`: `http`, `reload`, `state`, `redis`, or none for every row"
+            );
             std::process::exit(2);
         }
     }
@@ -192,6 +197,7 @@ fn main() {
     }
     rows.extend(reload::rows(&runtime));
     rows.extend(state::rows(&runtime));
+    rows.extend(redis_kv::rows(&runtime));
     for guest in &guests {
         eprintln!("memory: {} ...", guest.language);
         rows.extend(memory(*guest));

@@ -3,7 +3,7 @@
 //! AssemblyScript and JavaScript reference guests (docs/contract.md, 5.8
 //! and 5.9), each asserted the same way for all four, so each SDK's kv API
 //! and its error codes are held to one behaviour. The store is built by
-//! [`store`]: another backend runs these tests by changing that function.
+//! [`store`]; the eight-caller counts run on every backend (`TestStore`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,6 +12,7 @@ use std::time::Duration;
 use polyplug::{CallError, Host, HostConfig, KvGrant, PluginConfig, StoreConfig};
 use serde_json::{Value, json};
 
+use crate::kv::TestStore;
 use crate::kv::proxy;
 use crate::support::{ASSEMBLYSCRIPT, GO, Guest, JS, RUST, example_config};
 
@@ -220,10 +221,9 @@ async fn store_refusals_reach_the_caller_with_their_code_in_every_language() {
 /// time, each make 1,000 tallies of one key; every tally sees its own
 /// value and the counter ends exact. `function` is `tally` (the store's
 /// `increment`) or `tally_cas` (a compare-and-swap loop).
-async fn eight_callers_in_four_languages_add_up_exactly(function: &'static str) {
+async fn eight_callers_in_four_languages_add_up_exactly(function: &'static str, store: &TestStore) {
     const PER_CALLER: i64 = 1_000;
-    let dir = tempfile::tempdir().unwrap();
-    let plugins = GUESTS
+    let plugins: Vec<(String, PluginConfig)> = GUESTS
         .iter()
         .map(|guest| {
             let mut plugin = plugin(*guest, Some(KvGrant::shared("default", "hits")));
@@ -233,7 +233,9 @@ async fn eight_callers_in_four_languages_add_up_exactly(function: &'static str) 
             (guest.language.to_string(), plugin)
         })
         .collect();
-    let host = host(dir.path(), plugins);
+    let mut config = HostConfig::new(plugins);
+    config.stores = BTreeMap::from([("default".to_string(), store.store_config())]);
+    let host = Host::new(config).unwrap_or_else(|err| panic!("loading failed: {err}"));
     let callers: Vec<_> = GUESTS
         .iter()
         .chain(GUESTS.iter())
@@ -280,12 +282,22 @@ async fn eight_callers_in_four_languages_add_up_exactly(function: &'static str) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_callers_in_four_languages_increment_one_key_exactly() {
-    eight_callers_in_four_languages_add_up_exactly("tally").await;
+    eight_callers_in_four_languages_add_up_exactly("tally", &TestStore::embedded()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_callers_in_four_languages_compare_and_swap_one_key_exactly() {
-    eight_callers_in_four_languages_add_up_exactly("tally_cas").await;
+    eight_callers_in_four_languages_add_up_exactly("tally_cas", &TestStore::embedded()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_callers_in_four_languages_increment_one_key_on_redis_exactly() {
+    eight_callers_in_four_languages_add_up_exactly("tally", &TestStore::redis()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_callers_in_four_languages_compare_and_swap_one_key_on_redis_exactly() {
+    eight_callers_in_four_languages_add_up_exactly("tally_cas", &TestStore::redis()).await;
 }
 
 /// `examples/polyplug.toml` grants the four reference plugins one shared

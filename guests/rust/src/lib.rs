@@ -1,6 +1,6 @@
 //! The polyplug reference functions (docs/contract.md, section 5), one
 //! module each. `tests/vectors/` holds the cases they must pass; `tally`
-//! and `tally_cas` keep state, so their cases are in `tests/all/kv.rs` and
+//! and `tally_cas` keep state, so their cases are in `tests/all/kv/` and
 //! `tests/all/kv_languages.rs`.
 
 mod add_tax;

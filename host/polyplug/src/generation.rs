@@ -133,10 +133,12 @@ impl Generation {
                             plugin: name.to_string(),
                             store: grant.store.clone(),
                         })?;
-                let store = Store::open(store_config).map_err(|reason| LoadError::StoreOpen {
-                    plugin: name.to_string(),
-                    store: grant.store.clone(),
-                    reason,
+                let store = Store::open(&grant.store, store_config).map_err(|reason| {
+                    LoadError::StoreOpen {
+                        plugin: name.to_string(),
+                        store: grant.store.clone(),
+                        reason,
+                    }
                 })?;
                 let access = KvAccess {
                     store,
@@ -266,9 +268,11 @@ impl Generation {
     }
 
     /// A key-value request in this plugin's namespace, made by the host
-    /// (`Host::kv`); the answer the guest would read.
+    /// (`Host::kv`), within the plugin's timeout; the answer the guest
+    /// would read.
     pub async fn kv(&self, request: &[u8]) -> Vec<u8> {
-        crate::runtime::kv::from_host(self.compiled.grants(), request).await
+        let deadline = Instant::now() + self.config.limits.timeout;
+        crate::runtime::kv::from_host(self.compiled.grants(), request, deadline).await
     }
 
     /// Calls `function` with `input`: waits for a place in the pool, runs

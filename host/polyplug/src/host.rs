@@ -561,8 +561,8 @@ impl Host {
     /// if the plugin had made it, and returns the JSON answer it would
     /// read (`{"ok": ...}` or `{"error": {"code", "message"}}`): for
     /// tools that inspect, seed or migrate a plugin's state (`polyplug
-    /// test` seeds cases with it). The plugin's limits apply; no call's
-    /// operation count does.
+    /// test` seeds cases with it). The plugin's limits apply, its timeout
+    /// included; no call's operation count does.
     pub async fn kv(&self, plugin: &str, request: &[u8]) -> Result<Vec<u8>, CallError> {
         Ok(self.generation(plugin)?.kv(request).await)
     }

@@ -100,8 +100,9 @@ pub(crate) fn start() {
     clock();
 }
 
-/// Cancels the slow-lane task when the caller stops waiting for it.
-struct AbortOnDrop(tokio::task::AbortHandle);
+/// Cancels a task (a call on the slow lane, a Redis operation) when its
+/// caller stops waiting for it.
+pub(crate) struct AbortOnDrop(pub tokio::task::AbortHandle);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

@@ -64,7 +64,7 @@ pub use config::units::format_size;
 pub use config::{
     AdminConfig, AllowedPath, DEFAULT_STORE, HostConfig, HostPattern, HttpMock, KvGrant,
     KvNamespace, Limits, LogFormat, MAX_PIPELINE_STEPS, PipelineConfig, PipelineStep, PluginConfig,
-    ServerConfig, SmokeCall, StoreConfig, WasmSource,
+    RedisUrl, ServerConfig, SmokeCall, StoreConfig, WasmSource,
 };
 pub use contract::{JsonProblem, MAX_DEPTH};
 pub use error::{CallError, LoadError, PipelineError};

@@ -22,8 +22,8 @@ use std::time::Duration;
 pub use hosts::{HostPattern, HostRule, PortRule, Scheme};
 pub use http_mock::HttpMock;
 pub use pipeline::{MAX_PIPELINE_STEPS, PipelineConfig, PipelineStep};
-pub(crate) use stores::stores_for;
-pub use stores::{DEFAULT_STORE, KvGrant, KvNamespace, StoreConfig, default_store_path};
+pub use stores::{DEFAULT_STORE, KvGrant, KvNamespace, RedisUrl, StoreConfig, default_store_path};
+pub(crate) use stores::{check_redis_url, stores_for};
 
 use crate::contract::{JsonProblem, check_json};
 use crate::error::LoadError;

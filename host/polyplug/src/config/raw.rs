@@ -31,6 +31,8 @@ pub struct RawFile {
 pub struct RawStore {
     pub r#type: Option<String>,
     pub path: Option<String>,
+    pub url: Option<String>,
+    pub ca: Option<String>,
 }
 
 /// `[pipelines.<name>]`: steps, and the whole run's timeout.

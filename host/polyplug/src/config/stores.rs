@@ -26,6 +26,13 @@ pub enum StoreConfig {
     /// A `redb` file on this machine: needs no setup, and outlives plugin
     /// reloads and host restarts. Only one process opens a file at a time.
     Embedded { path: PathBuf },
+    /// A Redis server (`redis://[user:password@]host[:port][/db]`, or
+    /// `rediss://` for TLS) that any number of hosts share: versions,
+    /// increments and quotas are exact across them. Connects at the first
+    /// operation, not at load. `ca`: a PEM file of the certificate
+    /// authorities a `rediss://` server's certificate must chain to,
+    /// instead of the system's.
+    Redis { url: RedisUrl, ca: Option<PathBuf> },
 }
 
 impl StoreConfig {
@@ -33,6 +40,79 @@ impl StoreConfig {
     pub fn embedded(path: impl Into<PathBuf>) -> Self {
         Self::Embedded { path: path.into() }
     }
+
+    /// A Redis store at `url`; loading refuses a URL that is not
+    /// `redis://` (a config file's `url` is checked when it is read).
+    pub fn redis(url: impl Into<String>) -> Self {
+        Self::Redis {
+            url: RedisUrl(url.into()),
+            ca: None,
+        }
+    }
+
+    /// A Redis store at a `rediss://` `url` whose certificate must chain
+    /// to a certificate authority in the PEM file `ca`.
+    pub fn redis_tls(url: impl Into<String>, ca: impl Into<PathBuf>) -> Self {
+        Self::Redis {
+            url: RedisUrl(url.into()),
+            ca: Some(ca.into()),
+        }
+    }
+}
+
+/// A Redis URL, which may hold a password: `Debug` and `Display` show it
+/// with the password as `***`, so a config printed or logged keeps it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl(String);
+
+impl RedisUrl {
+    /// The URL as written, password included: for connecting, not showing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for RedisUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::kv::redacted_url(&self.0))
+    }
+}
+
+impl std::fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RedisUrl({self})")
+    }
+}
+
+/// Why `url` cannot name a Redis store, if it cannot.
+pub(crate) fn check_redis_url(url: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|err| {
+        format!(
+            "not a URL ({err}): expected `redis://host:6379` or `redis://:password@host:6379/0`"
+        )
+    })?;
+    match parsed.scheme() {
+        "redis" | "rediss" => {}
+        other => {
+            return Err(format!(
+                "the scheme is `{other}`: expected `redis://host:6379`, or `rediss://` for TLS"
+            ));
+        }
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err("it names no host: expected `redis://host:6379`".to_string());
+    }
+    let db = parsed.path().trim_start_matches('/');
+    if !db.is_empty() && db.parse::<u32>().is_err() {
+        return Err(format!(
+            "the path `/{db}` is not a database number: expected `/0`, `/1`, ... or none"
+        ));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err("take out the `?` or `#` part: polyplug reads no URL options".to_string());
+    }
+    redis::Client::open(url).map_err(|err| err.to_string())?;
+    Ok(())
 }
 
 /// What a plugin may reach of a key-value store (`kv = ...`).
@@ -118,16 +198,24 @@ impl Validator<'_> {
         }
         match raw.r#type.as_deref() {
             None | Some("embedded") => {}
-            Some("redis") => {
-                return Err(self.invalid(
-                    &key("type"),
-                    "redis",
-                    "this polyplug has no Redis backend yet: use `embedded`",
-                ));
-            }
+            Some("redis") => return self.redis_store(name, raw),
             Some(other) => {
-                return Err(self.invalid(&key("type"), other, "expected `embedded`"));
+                return Err(self.invalid(&key("type"), other, "expected `embedded` or `redis`"));
             }
+        }
+        if let Some(url) = &raw.url {
+            return Err(self.invalid(
+                &key("url"),
+                &crate::kv::redacted_url(url),
+                "`url` is for `type = \"redis\"` stores; an embedded store takes `path`",
+            ));
+        }
+        if let Some(ca) = &raw.ca {
+            return Err(self.invalid(
+                &key("ca"),
+                ca,
+                "`ca` is for `type = \"redis\"` stores with a `rediss://` URL",
+            ));
         }
         let path = match &raw.path {
             None => default_store_path(&self.base, name),
@@ -147,6 +235,48 @@ impl Validator<'_> {
             ));
         }
         Ok(StoreConfig::embedded(path))
+    }
+
+    fn redis_store(&self, name: &str, raw: &RawStore) -> Result<StoreConfig, LoadError> {
+        let key = |field: &str| format!("stores.{name}.{field}");
+        if let Some(path) = &raw.path {
+            return Err(self.invalid(
+                &key("path"),
+                path,
+                "a Redis store has no file: give its `url`, like `redis://127.0.0.1:6379`",
+            ));
+        }
+        let Some(url) = &raw.url else {
+            return Err(self.invalid(
+                &format!("stores.{name}"),
+                "type = \"redis\"",
+                "a Redis store needs `url`, like `url = \"redis://127.0.0.1:6379\"`",
+            ));
+        };
+        check_redis_url(url)
+            .map_err(|reason| self.invalid(&key("url"), &crate::kv::redacted_url(url), &reason))?;
+        let Some(ca) = &raw.ca else {
+            return Ok(StoreConfig::redis(url.clone()));
+        };
+        if !url.starts_with("rediss://") {
+            return Err(self.invalid(
+                &key("ca"),
+                ca,
+                "`ca` is for TLS: the `url` must start with `rediss://`",
+            ));
+        }
+        let path = self.base.join(ca);
+        if !path.is_file() {
+            return Err(self.invalid(
+                &key("ca"),
+                ca,
+                &format!(
+                    "`{}` is not a file: name a PEM file of certificate authorities",
+                    path.display()
+                ),
+            ));
+        }
+        Ok(StoreConfig::redis_tls(url.clone(), path))
     }
 
     /// `kv = "<store>"` or `kv = { store = "<store>", namespace = "<name>" }`,

@@ -265,20 +265,10 @@ impl Embedded {
             let new_bytes = bytes - old.min(bytes) + (key.len() + value.len()) as u64;
             let new_keys = keys + u64::from(current.is_none());
             if new_keys > quota.keys && new_keys > keys {
-                return Err(KvError::new(
-                    KvCode::NamespaceFull,
-                    format!("the namespace holds {keys} keys, its limit"),
-                ));
+                return Err(KvError::full_of_keys(keys));
             }
             if new_bytes > quota.bytes && new_bytes > bytes {
-                return Err(KvError::new(
-                    KvCode::NamespaceFull,
-                    format!(
-                        "the namespace holds {bytes} bytes; this write would make it \
-                         {new_bytes}, over its limit of {}",
-                        quota.bytes
-                    ),
-                ));
+                return Err(KvError::full_of_bytes(bytes, new_bytes, quota.bytes));
             }
             let mut meta = txn.open_table(META).map_err(unavailable)?;
             let version = meta
@@ -328,7 +318,7 @@ impl Embedded {
 }
 
 /// The start of a value, for a message.
-fn shorten(text: &str) -> String {
+pub(crate) fn shorten(text: &str) -> String {
     match text.char_indices().nth(40) {
         Some((at, _)) => format!("{}…", &text[..at]),
         None => text.to_string(),

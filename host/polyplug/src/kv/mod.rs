@@ -14,14 +14,16 @@
 //! | `mod.rs` | error codes, limits, answers, the [`Store`] handle |
 //! | `request.rs` | a request read and checked against the plugin's limits |
 //! | `embedded.rs` | the `redb` backend |
+//! | `redis.rs` | the Redis backend |
 
 mod embedded;
+mod redis;
 mod request;
 
 pub(crate) use request::{Request, stored_integer};
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::config::{Limits, StoreConfig};
 
@@ -108,6 +110,26 @@ impl KvError {
 
     fn invalid(message: impl Into<String>) -> Self {
         Self::new(KvCode::InvalidRequest, message)
+    }
+
+    /// A write refused because the namespace holds `keys` keys, its limit.
+    pub fn full_of_keys(keys: u64) -> Self {
+        Self::new(
+            KvCode::NamespaceFull,
+            format!("the namespace holds {keys} keys, its limit"),
+        )
+    }
+
+    /// A write refused because it would take the namespace from `bytes` to
+    /// `new_bytes`, past `limit`.
+    pub fn full_of_bytes(bytes: u64, new_bytes: u64, limit: u64) -> Self {
+        Self::new(
+            KvCode::NamespaceFull,
+            format!(
+                "the namespace holds {bytes} bytes; this write would make it \
+                 {new_bytes}, over its limit of {limit}"
+            ),
+        )
     }
 }
 
@@ -203,24 +225,29 @@ pub(crate) struct Quota {
 }
 
 /// A handle on one open store, cheap to clone; the store closes when the
-/// last handle goes. Each backend is one variant (a Redis one would be
-/// another, with the same semantics).
+/// last handle goes. Each backend is one variant, with the same semantics.
 #[derive(Clone)]
 pub(crate) enum Store {
     Embedded(Arc<embedded::Embedded>),
+    Redis(Arc<redis::Redis>),
 }
 
 impl Store {
-    /// Opens (or creates) the store `config` describes. A store already
-    /// open in this process is shared, not opened twice.
-    pub fn open(config: &StoreConfig) -> Result<Store, String> {
+    /// Opens (or creates) the store `name` that `config` describes. An
+    /// embedded store already open in this process is shared, not opened
+    /// twice; a Redis store connects at its first operation, not here.
+    pub fn open(name: &str, config: &StoreConfig) -> Result<Store, String> {
         match config {
             StoreConfig::Embedded { path } => embedded::Embedded::open(path).map(Store::Embedded),
+            StoreConfig::Redis { url, ca } => {
+                redis::Redis::open(name, url.expose(), ca.as_deref()).map(Store::Redis)
+            }
         }
     }
 
-    /// Runs `request` in `namespace` on a thread that may block, and waits
-    /// for it. The caller's deadline bounds the wait: a call waiting here
+    /// Runs `request` in `namespace` and waits for it: the embedded store
+    /// on a thread that may block, Redis on this task until `deadline` at
+    /// most. The caller's deadline bounds the wait: a call waiting here
     /// is abandoned at its deadline like any call blocked in a host
     /// function (`lane.rs`). Returns also how long the store took.
     pub async fn run(
@@ -228,9 +255,11 @@ impl Store {
         namespace: Arc<str>,
         request: Request,
         quota: Quota,
+        deadline: Instant,
     ) -> (Result<Outcome, KvError>, Duration) {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let result = match self {
+            Store::Redis(store) => store.clone().run(namespace, request, quota, deadline).await,
             Store::Embedded(store) => {
                 let store = store.clone();
                 tokio::task::spawn_blocking(move || store.run(&namespace, request, quota))
@@ -244,6 +273,21 @@ impl Store {
             }
         };
         (result, started.elapsed())
+    }
+}
+
+/// `url` without its password, for messages and logs.
+pub(crate) fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_string(),
+        Err(_) if url.contains('@') => {
+            "(a URL that does not parse, not shown: it may hold a password)".to_string()
+        }
+        Err(_) => url.to_string(),
     }
 }
 

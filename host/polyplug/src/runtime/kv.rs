@@ -72,7 +72,8 @@ async fn polyplug_kv(c: &mut Caller<'_, State>, request: u64) -> Result<u64> {
                     let quota = quota(&grants);
                     let deadline = state.deadline;
                     let namespace = access.namespace.clone();
-                    let (result, took) = access.store.run(namespace, request, quota).await;
+                    let (result, took) =
+                        access.store.run(namespace, request, quota, deadline).await;
                     if Instant::now() >= deadline {
                         // The guest could not act on the answer anyway.
                         grants
@@ -108,16 +109,20 @@ fn quota(grants: &Grants) -> Quota {
 
 /// A request made by the embedder rather than the guest (`Host::kv`): read
 /// and checked against the plugin's limits as a guest's is, and run in
-/// the plugin's namespace; it counts against no call's operations and
-/// has no deadline but the store's own. Returns the answer the guest
-/// would read.
-pub(crate) async fn from_host(grants: &Grants, request: &[u8]) -> Vec<u8> {
+/// the plugin's namespace; it counts against no call's operations, and
+/// `deadline` bounds it as a call's deadline bounds a guest's. Returns the
+/// answer the guest would read.
+pub(crate) async fn from_host(grants: &Grants, request: &[u8], deadline: Instant) -> Vec<u8> {
     let result = match (Request::parse(request, &grants.kv_limits), &grants.kv) {
         (Err((error, _)), _) => Err(error),
         (Ok(_), None) => Err(not_granted()),
         (Ok(request), Some(access)) => {
             let namespace = access.namespace.clone();
-            access.store.run(namespace, request, quota(grants)).await.0
+            let (result, _) = access
+                .store
+                .run(namespace, request, quota(grants), deadline)
+                .await;
+            result
         }
     };
     kv::render(&result)

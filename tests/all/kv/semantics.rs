@@ -1,114 +1,60 @@
-//! Host-managed key-value state (`polyplug_kv`, docs/contract.md,
-//! "Host-managed state"): each operation, versions, atomicity, namespaces,
-//! grants, limits, durability, and requests a hostile plugin makes. Most
-//! go through `PROXY`, the smallest module that hands its input to the
-//! store as a request and answers the store's answer; grants and shared
-//! namespaces also go through the Rust reference guest's `tally`. `tally`
-//! and `tally_cas` in every language are in `kv_languages.rs`.
+//! The contract's semantics of host-managed state, each test written once
+//! against a [`TestStore`] and run on every backend:
+//! `kv::semantics::embedded::<test>` and `kv::semantics::redis::<test>`.
 
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use polyplug::{
-    CallError, Host, HostConfig, KvGrant, KvNamespace, LoadError, PluginConfig, StoreConfig,
-    WasmSource,
-};
+use polyplug::{CallError, KvGrant, WasmSource};
 use serde_json::{Value, json};
 
-use crate::support::{RUST, wat_plugin};
+use super::{PROXY, TestStore, code, kv, own, proxy, rust, tallies, version};
 
-/// `kv`: the input is the request, the answer the output. `repeat`: the
-/// input request 5,000 times, the last answer. `huge`, `garbage`, `null`,
-/// `bad_handle`: a 16 MiB block of zeros, bytes that are not UTF-8, the
-/// null handle and an offset that is no block, as the request.
-const PROXY: &str = r#"(module
-  (import "extism:host/env" "input_offset" (func $input (result i64)))
-  (import "extism:host/env" "length" (func $length (param i64) (result i64)))
-  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
-  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
-  (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
-  (import "extism:host/user" "polyplug_kv" (func $kv (param i64) (result i64)))
-  (func $answer (param $a i64) (result i32)
-    (call $output_set (local.get $a) (call $length (local.get $a)))
-    (i32.const 0))
-  (func (export "kv") (result i32) (call $answer (call $kv (call $input))))
-  (func (export "repeat") (result i32)
-    (local $i i32) (local $a i64)
-    (loop $again
-      (local.set $a (call $kv (call $input)))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br_if $again (i32.lt_u (local.get $i) (i32.const 5000))))
-    (call $answer (local.get $a)))
-  (func (export "huge") (result i32)
-    (call $answer (call $kv (call $alloc (i64.const 16777216)))))
-  (func (export "garbage") (result i32)
-    (local $p i64)
-    (local.set $p (call $alloc (i64.const 2)))
-    (call $store_u8 (local.get $p) (i32.const 255))
-    (call $store_u8 (i64.add (local.get $p) (i64.const 1)) (i32.const 123))
-    (call $answer (call $kv (local.get $p))))
-  (func (export "null") (result i32) (call $answer (call $kv (i64.const 0))))
-  (func (export "bad_handle") (result i32) (call $answer (call $kv (i64.const 12345)))))"#;
-
-/// The proxy, granted `grant`.
-pub(crate) fn proxy(grant: Option<KvGrant>) -> PluginConfig {
-    let mut plugin = wat_plugin(PROXY);
-    plugin.kv = grant;
-    plugin
+/// One `#[tokio::test]` per backend for each named test function.
+macro_rules! on_each_backend {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(&super::TestStore::embedded()).await
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(&super::TestStore::redis()).await
+                }
+            )*
+        }
+    };
 }
 
-/// The Rust reference guest, granted `grant`.
-fn rust(grant: Option<KvGrant>) -> PluginConfig {
-    let mut plugin = RUST.plugin();
-    plugin.kv = grant;
-    plugin
-}
+on_each_backend!(
+    each_operation_answers_as_the_contract_says,
+    every_write_gets_a_new_version_so_cas_sees_a_change_changed_back,
+    cas_with_version_zero_creates_only_a_missing_key,
+    listing_pages_through_a_prefix_in_key_order,
+    concurrent_tallies_add_up_exactly,
+    tally_adds_to_a_counter_and_names_it,
+    tally_refuses_malformed_input_and_reports_store_errors_by_code,
+    a_plugin_never_sees_another_plugins_keys,
+    plugins_granted_one_shared_namespace_see_each_others_keys,
+    without_a_grant_every_operation_is_refused_as_not_granted,
+    each_limit_answers_its_own_code,
+    thousands_of_operations_in_one_call_reach_the_per_call_limit,
+    hostile_requests_are_answered_not_obeyed,
+    state_outlives_a_new_version_of_the_plugin,
+    state_outlives_the_host_and_a_new_one_opens_the_same_store,
+    two_hosts_in_one_process_share_one_store,
+    a_value_at_the_size_limit_is_kept_whole_and_one_byte_more_is_refused,
+    the_embedder_reaches_a_plugins_namespace_and_only_its,
+);
 
-fn own() -> Option<KvGrant> {
-    Some(KvGrant::own("default"))
-}
-
-/// A config of `plugins` whose `default` store is `dir/kv.redb`.
-fn config(dir: &Path, plugins: Vec<(&str, PluginConfig)>) -> HostConfig {
-    let mut config = HostConfig::new(
-        plugins
-            .into_iter()
-            .map(|(name, plugin)| (name.to_string(), plugin)),
-    );
-    let store = StoreConfig::embedded(dir.join("kv.redb"));
-    config.stores = BTreeMap::from([("default".to_string(), store)]);
-    config
-}
-
-fn host(dir: &Path, plugins: Vec<(&str, PluginConfig)>) -> Host {
-    Host::new(config(dir, plugins)).unwrap_or_else(|err| panic!("loading failed: {err}"))
-}
-
-/// Sends `request` through the proxy `plugin` and returns the answer.
-async fn kv(host: &Host, plugin: &str, request: Value) -> Value {
-    let answer = host
-        .call_json(plugin, "kv", request.to_string())
-        .await
-        .unwrap_or_else(|err| panic!("{request}: {err}"));
-    serde_json::from_slice(&answer).unwrap()
-}
-
-/// The error code of an answer, or `"ok"`.
-fn code(answer: &Value) -> &str {
-    answer["error"]["code"].as_str().unwrap_or("ok")
-}
-
-fn version(answer: &Value) -> u64 {
-    answer["ok"]["version"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no version in {answer}"))
-}
-
-#[tokio::test]
-async fn each_operation_answers_as_the_contract_says() {
-    let dir = tempfile::tempdir().unwrap();
-    let host = host(dir.path(), vec![("p", proxy(own()))]);
+async fn each_operation_answers_as_the_contract_says(store: &TestStore) {
+    let host = store.host(vec![("p", proxy(own()))]);
     let get = json!({"op": "get", "key": "cart"});
     assert_eq!(kv(&host, "p", get.clone()).await, json!({"ok": null}));
     let set = r#"{"op": "set", "key": "cart", "value": { "items": [1, 2.50, "x"] }}"#;
@@ -138,10 +84,8 @@ async fn each_operation_answers_as_the_contract_says() {
     assert_eq!(got["ok"]["value"], Value::Null);
 }
 
-#[tokio::test]
-async fn every_write_gets_a_new_version_so_cas_sees_a_change_changed_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let host = host(dir.path(), vec![("p", proxy(own()))]);
+async fn every_write_gets_a_new_version_so_cas_sees_a_change_changed_back(store: &TestStore) {
+    let host = store.host(vec![("p", proxy(own()))]);
     let set = |value: i32| json!({"op": "set", "key": "k", "value": value});
     let first = version(&kv(&host, "p", set(1)).await);
     let second = version(&kv(&host, "p", set(2)).await);
@@ -161,10 +105,8 @@ async fn every_write_gets_a_new_version_so_cas_sees_a_change_changed_back() {
     assert_eq!(got["ok"]["value"], 3);
 }
 
-#[tokio::test]
-async fn cas_with_version_zero_creates_only_a_missing_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let host = host(dir.path(), vec![("p", proxy(own()))]);
+async fn cas_with_version_zero_creates_only_a_missing_key(store: &TestStore) {
+    let host = store.host(vec![("p", proxy(own()))]);
     let create = json!({"op": "cas", "key": "lock", "version": 0, "value": "mine"});
     let created = kv(&host, "p", create.clone()).await;
     assert_eq!(created["ok"]["swapped"], true);
@@ -175,10 +117,8 @@ async fn cas_with_version_zero_creates_only_a_missing_key() {
     );
 }
 
-#[tokio::test]
-async fn listing_pages_through_a_prefix_in_key_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let host = host(dir.path(), vec![("p", proxy(own()))]);
+async fn listing_pages_through_a_prefix_in_key_order(store: &TestStore) {
+    let host = store.host(vec![("p", proxy(own()))]);
     for key in ["user:3", "user:1", "order:1", "user:2", "user:10"] {
         let set = json!({"op": "set", "key": key, "value": 0});
         assert_eq!(code(&kv(&host, "p", set).await), "ok");
@@ -205,19 +145,75 @@ async fn listing_pages_through_a_prefix_in_key_order() {
     assert!(everything["ok"].get("cursor").is_none());
 }
 
-#[tokio::test]
-async fn a_plugin_never_sees_another_plugins_keys() {
-    let dir = tempfile::tempdir().unwrap();
+async fn concurrent_tallies_add_up_exactly(store: &TestStore) {
+    let mut plugin = rust(own());
+    plugin.limits.instances = 8;
+    plugin.limits.timeout = Duration::from_secs(20);
+    plugin.limits.queue_timeout = Duration::from_secs(20);
+    let host = store.host(vec![("counter", plugin)]);
+    let mut seen = tallies(&host, "hits", 8, 200).await;
+    seen.sort();
+    assert_eq!(
+        seen,
+        (1..=1600).collect::<Vec<i64>>(),
+        "every increment saw its own value"
+    );
+    let out: Value = host
+        .call("counter", "tally", &json!({"key": "hits", "by": 0}))
+        .await
+        .unwrap();
+    assert_eq!(out, json!({"key": "hits", "value": 1600}));
+}
+
+async fn tally_adds_to_a_counter_and_names_it(store: &TestStore) {
+    let host = store.host(vec![("r", rust(own()))]);
+    let tally = |key: &str, by: u64| json!({"key": key, "by": by});
+    let out = host.call_json("r", "tally", tally("a", 5).to_string());
+    assert_eq!(out.await.unwrap(), br#"{"key":"a","value":5}"#);
+    let out = host.call_json("r", "tally", tally("a", 7).to_string());
+    assert_eq!(out.await.unwrap(), br#"{"key":"a","value":12}"#);
+    let out = host.call_json("r", "tally", tally("b", 0).to_string());
+    assert_eq!(out.await.unwrap(), br#"{"key":"b","value":0}"#);
+}
+
+async fn tally_refuses_malformed_input_and_reports_store_errors_by_code(store: &TestStore) {
+    let mut plugin = rust(own());
+    plugin.limits.max_kv_key = 8;
+    let host = store.host(vec![("r", plugin)]);
+    let code_of = |err: CallError| match err {
+        CallError::Plugin { code, .. } => code,
+        other => panic!("{other:?}"),
+    };
+    for input in [
+        json!({"key": "a"}),
+        json!({"by": 1}),
+        json!({"key": 1, "by": 1}),
+        json!({"key": "a", "by": -1}),
+        json!({"key": "a", "by": 1.5}),
+        json!({"key": "a", "by": 9007199254740992u64}),
+        json!({"key": "a", "by": null}),
+    ] {
+        let err = host.call_json("r", "tally", input.to_string()).await;
+        assert_eq!(code_of(err.unwrap_err()), "invalid_input", "{input}");
+    }
+    let long = json!({"key": "a-key-of-many-bytes", "by": 1});
+    let err = host.call_json("r", "tally", long.to_string()).await;
+    assert_eq!(code_of(err.unwrap_err()), "kv_key_too_large");
+    let big = json!({"key": "big", "by": 9007199254740991u64});
+    host.call_json("r", "tally", big.to_string()).await.unwrap();
+    let over = json!({"key": "big", "by": 1});
+    let err = host.call_json("r", "tally", over.to_string()).await;
+    assert_eq!(code_of(err.unwrap_err()), "kv_overflow");
+}
+
+async fn a_plugin_never_sees_another_plugins_keys(store: &TestStore) {
     // A shared namespace named like plugin `a` is still not `a`'s own.
     let impostor = Some(KvGrant::shared("default", "a"));
-    let host = host(
-        dir.path(),
-        vec![
-            ("a", proxy(own())),
-            ("b", proxy(own())),
-            ("c", proxy(impostor)),
-        ],
-    );
+    let host = store.host(vec![
+        ("a", proxy(own())),
+        ("b", proxy(own())),
+        ("c", proxy(impostor)),
+    ]);
     let set = json!({"op": "set", "key": "secret", "value": "a's"});
     assert_eq!(code(&kv(&host, "a", set).await), "ok");
     for other in ["b", "c"] {
@@ -232,18 +228,13 @@ async fn a_plugin_never_sees_another_plugins_keys() {
     assert_eq!(kv(&host, "a", get).await["ok"]["value"], "a's");
 }
 
-#[tokio::test]
-async fn plugins_granted_one_shared_namespace_see_each_others_keys() {
-    let dir = tempfile::tempdir().unwrap();
+async fn plugins_granted_one_shared_namespace_see_each_others_keys(store: &TestStore) {
     let cart = || Some(KvGrant::shared("default", "cart"));
-    let host = host(
-        dir.path(),
-        vec![
-            ("writer", proxy(cart())),
-            ("counter", rust(cart())),
-            ("outsider", proxy(own())),
-        ],
-    );
+    let host = store.host(vec![
+        ("writer", proxy(cart())),
+        ("counter", rust(cart())),
+        ("outsider", proxy(own())),
+    ]);
     let tally = json!({"key": "items", "by": 3});
     host.call_json("counter", "tally", tally.to_string())
         .await
@@ -253,10 +244,8 @@ async fn plugins_granted_one_shared_namespace_see_each_others_keys() {
     assert_eq!(kv(&host, "outsider", get).await, json!({"ok": null}));
 }
 
-#[tokio::test]
-async fn without_a_grant_every_operation_is_refused_as_not_granted() {
-    let dir = tempfile::tempdir().unwrap();
-    let host = host(dir.path(), vec![("p", proxy(None)), ("r", rust(None))]);
+async fn without_a_grant_every_operation_is_refused_as_not_granted(store: &TestStore) {
+    let host = store.host(vec![("p", proxy(None)), ("r", rust(None))]);
     for request in [
         json!({"op": "get", "key": "k"}),
         json!({"op": "set", "key": "k", "value": 1}),
@@ -278,33 +267,16 @@ async fn without_a_grant_every_operation_is_refused_as_not_granted() {
     // The module needs no grant for its other functions.
     let out = host.call_json("r", "greet", r#"{"name":"Ada"}"#).await;
     assert_eq!(out.unwrap(), br#"{"greeting":"Hello, Ada!"}"#);
-    assert!(!dir.path().join("kv.redb").exists(), "no grant, no store");
+    store.assert_empty("no grant, no store");
 }
 
-#[test]
-fn a_grant_of_a_store_that_is_not_declared_is_refused_at_load() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = config(
-        dir.path(),
-        vec![("p", proxy(Some(KvGrant::own("sessions"))))],
-    );
-    let err = Host::new(config).err().expect("refused");
-    assert!(
-        matches!(&err, LoadError::UnknownStore { plugin, store } if plugin == "p" && store == "sessions"),
-        "{err:?}"
-    );
-    assert_eq!(err.kind(), "unknown_store");
-}
-
-#[tokio::test]
-async fn each_limit_answers_its_own_code() {
-    let dir = tempfile::tempdir().unwrap();
+async fn each_limit_answers_its_own_code(store: &TestStore) {
     let mut plugin = proxy(own());
     plugin.limits.max_kv_key = 16;
     plugin.limits.max_kv_value = 64;
     plugin.limits.max_kv_namespace_keys = 3;
     plugin.limits.max_kv_namespace_bytes = 100;
-    let host = host(dir.path(), vec![("p", plugin)]);
+    let host = store.host(vec![("p", plugin)]);
     let set = |key: &str, value: Value| json!({"op": "set", "key": key, "value": value});
     let long_key = "k".repeat(17);
     assert_eq!(
@@ -353,10 +325,8 @@ async fn each_limit_answers_its_own_code() {
     assert_eq!(got["ok"]["value"], 1, "an overflow changes nothing");
 }
 
-#[tokio::test]
-async fn thousands_of_operations_in_one_call_reach_the_per_call_limit() {
-    let dir = tempfile::tempdir().unwrap();
-    let host = host(dir.path(), vec![("p", proxy(own()))]);
+async fn thousands_of_operations_in_one_call_reach_the_per_call_limit(store: &TestStore) {
+    let host = store.host(vec![("p", proxy(own()))]);
     let get = json!({"op": "get", "key": "k"}).to_string();
     let answer = host.call_json("p", "repeat", get.clone()).await.unwrap();
     let answer: Value = serde_json::from_slice(&answer).unwrap();
@@ -381,10 +351,8 @@ async fn thousands_of_operations_in_one_call_reach_the_per_call_limit() {
     );
 }
 
-#[tokio::test]
-async fn hostile_requests_are_answered_not_obeyed() {
-    let dir = tempfile::tempdir().unwrap();
-    let host = host(dir.path(), vec![("p", proxy(own()))]);
+async fn hostile_requests_are_answered_not_obeyed(store: &TestStore) {
+    let host = store.host(vec![("p", proxy(own()))]);
     let answer = |function: &'static str| {
         let host = host.clone();
         async move {
@@ -422,10 +390,8 @@ async fn hostile_requests_are_answered_not_obeyed() {
     assert_eq!(code(&kv(&host, "p", set).await), "ok");
 }
 
-#[tokio::test]
-async fn state_outlives_a_new_version_of_the_plugin() {
-    let dir = tempfile::tempdir().unwrap();
-    let host = host(dir.path(), vec![("p", proxy(own()))]);
+async fn state_outlives_a_new_version_of_the_plugin(store: &TestStore) {
+    let host = store.host(vec![("p", proxy(own()))]);
     let set = json!({"op": "set", "key": "k", "value": "kept"});
     assert_eq!(code(&kv(&host, "p", set).await), "ok");
     let changed = PROXY.replace(
@@ -446,14 +412,12 @@ async fn state_outlives_a_new_version_of_the_plugin() {
     assert_eq!(kv(&host, "p", get).await["ok"]["value"], "kept");
 }
 
-#[tokio::test]
-async fn state_outlives_the_host_and_a_new_one_opens_the_same_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let first = host(dir.path(), vec![("p", proxy(own()))]);
+async fn state_outlives_the_host_and_a_new_one_opens_the_same_store(store: &TestStore) {
+    let first = store.host(vec![("p", proxy(own()))]);
     let set = json!({"op": "set", "key": "k", "value": [1, 2]});
     let written = version(&kv(&first, "p", set).await);
     drop(first);
-    let second = host(dir.path(), vec![("p", proxy(own()))]);
+    let second = store.host(vec![("p", proxy(own()))]);
     let got = kv(&second, "p", json!({"op": "get", "key": "k"})).await;
     assert_eq!(got, json!({"ok": {"value": [1, 2], "version": written}}));
     let next = json!({"op": "set", "key": "j", "value": 0});
@@ -463,122 +427,49 @@ async fn state_outlives_the_host_and_a_new_one_opens_the_same_file() {
     );
 }
 
-#[tokio::test]
-async fn two_hosts_in_one_process_share_one_store_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let one = host(dir.path(), vec![("p", proxy(own()))]);
-    let two = host(dir.path(), vec![("p", proxy(own()))]);
+async fn two_hosts_in_one_process_share_one_store(store: &TestStore) {
+    let one = store.host(vec![("p", proxy(own()))]);
+    let two = store.host(vec![("p", proxy(own()))]);
     let set = json!({"op": "set", "key": "k", "value": 1});
     assert_eq!(code(&kv(&one, "p", set).await), "ok");
     let got = kv(&two, "p", json!({"op": "get", "key": "k"})).await;
     assert_eq!(got["ok"]["value"], 1);
 }
 
-/// Run by `an_acknowledged_write_survives_kill_9` in a process of its own:
-/// writes `k0`, `k1`, ... and prints `acked <n>` once each write returned.
-#[tokio::test]
-#[ignore = "a child process of an_acknowledged_write_survives_kill_9"]
-async fn writer_child() {
-    let Some(dir) = std::env::var_os("POLYPLUG_KV_CHILD_DIR") else {
-        return;
-    };
-    let host = host(Path::new(&dir), vec![("p", proxy(own()))]);
-    for n in 0.. {
-        let set = json!({"op": "set", "key": format!("k{n}"), "value": n});
-        assert_eq!(code(&kv(&host, "p", set).await), "ok");
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "acked {n}").unwrap();
-        out.flush().unwrap();
-    }
-}
-
-#[tokio::test]
-async fn an_acknowledged_write_survives_kill_9() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["kv::writer_child", "--exact", "--ignored", "--nocapture"])
-        .env("POLYPLUG_KV_CHILD_DIR", dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut acked = None;
-    while let Some(Ok(line)) = lines.next() {
-        if let Some(n) = line.strip_prefix("acked ") {
-            acked = Some(n.parse::<u64>().unwrap());
-            if acked >= Some(30) {
-                break;
-            }
-        }
-    }
-    // SIGKILL: no destructor, no flush, no clean close of the store.
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let acked = acked.expect("the child acknowledged writes");
-    let host = host(dir.path(), vec![("p", proxy(own()))]);
-    for n in 0..=acked {
-        let got = kv(&host, "p", json!({"op": "get", "key": format!("k{n}")})).await;
-        assert_eq!(got["ok"]["value"], n, "acknowledged write k{n} is lost");
-    }
-}
-
-#[test]
-fn a_config_file_grants_own_or_shared_namespaces_and_an_implicit_default_store() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("m.wat"), "(module)").unwrap();
-    let text = r#"
-        [stores.shared]
-        path = "data/shared.redb"
-
-        [plugins.a]
-        wasm = "m.wat"
-        kv = "default"
-        max_kv_value = "4KiB"
-
-        [plugins.b]
-        wasm = "m.wat"
-        kv = { store = "shared", namespace = "cart" }
-
-        [plugins.c]
-        wasm = "m.wat"
-    "#;
-    let file = dir.path().join("polyplug.toml");
-    let config = HostConfig::from_text(&file, text).unwrap();
-    let a = config.plugins["a"].kv.clone().unwrap();
+async fn a_value_at_the_size_limit_is_kept_whole_and_one_byte_more_is_refused(store: &TestStore) {
+    let mut plugin = proxy(own());
+    let limit = plugin.limits.max_kv_value as usize;
+    plugin.limits.max_input = 2 * limit as u64;
+    plugin.limits.max_output = 2 * limit as u64;
+    let host = store.host(vec![("p", plugin)]);
+    // A JSON string of `limit` bytes with its quotes, ending in a
+    // two-byte character.
+    let value = "v".repeat(limit - 4) + "\u{e9}";
+    assert_eq!(serde_json::to_string(&value).unwrap().len(), limit);
+    let set = json!({"op": "set", "key": "big", "value": value});
+    assert_eq!(code(&kv(&host, "p", set).await), "ok");
+    let got = kv(&host, "p", json!({"op": "get", "key": "big"})).await;
     assert_eq!(
-        (a.store.as_str(), &a.namespace),
-        ("default", &KvNamespace::Own)
+        got["ok"]["value"],
+        value.as_str(),
+        "the value comes back whole"
     );
-    assert_eq!(config.plugins["a"].limits.max_kv_value, 4096);
-    assert_eq!(config.plugins["a"].limits.max_kv_key, 256);
-    let b = config.plugins["b"].kv.clone().unwrap();
-    assert_eq!(b, KvGrant::shared("shared", "cart"));
-    assert_eq!(config.plugins["c"].kv, None);
+    let over = json!({"op": "set", "key": "big", "value": value.clone() + "v"});
+    assert_eq!(code(&kv(&host, "p", over).await), "kv_value_too_large");
+    let got = kv(&host, "p", json!({"op": "get", "key": "big"})).await;
     assert_eq!(
-        config.stores["default"],
-        StoreConfig::embedded(dir.path().join(".polyplug/state/default.redb"))
-    );
-    assert_eq!(
-        config.stores["shared"],
-        StoreConfig::embedded(dir.path().join("data/shared.redb"))
+        got["ok"]["value"],
+        value.as_str(),
+        "the refused write changed nothing"
     );
 }
 
-#[tokio::test]
-async fn the_embedder_reaches_a_plugins_namespace_and_only_its() {
-    let dir = tempfile::tempdir().unwrap();
-    let host = host(
-        dir.path(),
-        vec![
-            ("a", proxy(own())),
-            ("b", proxy(own())),
-            ("bare", proxy(None)),
-        ],
-    );
+async fn the_embedder_reaches_a_plugins_namespace_and_only_its(store: &TestStore) {
+    let host = store.host(vec![
+        ("a", proxy(own())),
+        ("b", proxy(own())),
+        ("bare", proxy(None)),
+    ]);
     let native = |plugin: &'static str, request: Value| {
         let host = host.clone();
         async move {
