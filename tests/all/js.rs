@@ -24,8 +24,17 @@ fn compiler() -> PathBuf {
 /// Runs `polyplug-js build tests/js/<script>`; returns whether it succeeded,
 /// what it printed on stderr, and whether it wrote the output file.
 fn build(script: &str) -> (bool, String, bool) {
-    let output =
-        std::env::temp_dir().join(format!("polyplug-js-{}-{script}.wasm", std::process::id()));
+    let (ok, stderr, written) = build_bytes(script, "");
+    (ok, stderr, written.is_some())
+}
+
+/// As `build`, with the module it wrote; `tag` keeps concurrent builds of one
+/// script apart.
+fn build_bytes(script: &str, tag: &str) -> (bool, String, Option<Vec<u8>>) {
+    let output = std::env::temp_dir().join(format!(
+        "polyplug-js-{}-{script}{tag}.wasm",
+        std::process::id()
+    ));
     let run = Command::new(compiler())
         .arg("build")
         .arg(support::repo_root().join("tests/js").join(script))
@@ -33,7 +42,7 @@ fn build(script: &str) -> (bool, String, bool) {
         .arg(&output)
         .output()
         .expect("polyplug-js runs");
-    let written = output.is_file();
+    let written = std::fs::read(&output).ok();
     let _ = std::fs::remove_file(&output);
     (
         run.status.success(),
@@ -60,6 +69,22 @@ fn a_host_call_at_the_top_level_fails_the_build_saying_why() {
         stderr.contains("host-call-at-top-level.bad.js")
             && stderr.contains("only exists during a call"),
         "{stderr}"
+    );
+}
+
+/// A pre-initialised build snapshots the evaluated script, the clock and
+/// random draws of its top level included: those come from fixed sources, so
+/// anyone can rebuild a plugin from its script and check the bytes (of a
+/// signed version, say).
+#[test]
+fn a_script_builds_to_the_same_bytes_every_time() {
+    let (ok, stderr, first) = build_bytes("features.js", "-1");
+    assert!(ok, "{stderr}");
+    let (ok, stderr, second) = build_bytes("features.js", "-2");
+    assert!(ok, "{stderr}");
+    assert!(
+        first == second,
+        "two builds of features.js differ: the snapshot took something from the build machine"
     );
 }
 
@@ -212,6 +237,31 @@ async fn text_that_is_not_json_is_invalid_output() {
         Err(CallError::InvalidOutput { .. }) => {}
         other => panic!("expected InvalidOutput, got {other:?}"),
     }
+}
+
+/// QuickJS seeds `Math.random` from the clock when it makes a context, which
+/// for a pre-initialised plugin happens at build time: every instance of the
+/// build, on every host, would draw the same numbers. The SDK draws from the
+/// host's random source during the call instead.
+#[tokio::test(flavor = "multi_thread")]
+async fn math_random_differs_between_instances_of_one_build() {
+    let first = call(&features(), "random", json!({})).await.unwrap();
+    let second = call(&features(), "random", json!({})).await.unwrap();
+    assert_ne!(first, second, "two instances drew the same numbers");
+    for draw in first["draws"].as_array().unwrap() {
+        let draw = draw.as_f64().unwrap();
+        assert!((0.0..1.0).contains(&draw), "{draw} is outside [0, 1)");
+    }
+}
+
+/// The top level runs at build time: it sees a fixed clock and fixed random
+/// draws (the reason a build is reproducible), and the plugin keeps them.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_top_level_sees_a_fixed_clock_and_fixed_draws() {
+    let seen = call(&features(), "build_time", json!({})).await.unwrap();
+    assert_eq!(seen["now"], json!(0), "Date.now() at the top level: {seen}");
+    let again = call(&features(), "build_time", json!({})).await.unwrap();
+    assert_eq!(seen, again);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -66,3 +66,15 @@ export function unicode() {
 export function not_json() {
   Host.outputString("this is not JSON");
 }
+
+// Numbers from Math.random, drawn during the call.
+export function random() {
+  return { draws: [Math.random(), Math.random(), Math.random()] };
+}
+
+// What the top level saw of the clock and of Math.random: fixed at build time.
+const builtAt = Date.now();
+const builtWith = Math.random();
+export function build_time() {
+  return { now: builtAt, random: builtWith };
+}

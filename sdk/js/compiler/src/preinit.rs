@@ -8,12 +8,14 @@
 //! initializer in between. At build time there is no Extism host: the few
 //! WASI functions the runtime needs to start are provided here, and any
 //! Extism function the script's top level calls fails the build.
+//!
+//! Nothing of the build machine reaches the snapshot: the clock reads 0
+//! (1970-01-01) and random draws are a fixed sequence, so a script always
+//! builds to the same bytes and anyone can check a plugin against its source.
 
 use std::future::Future;
-use std::hash::{BuildHasher, RandomState};
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Result, anyhow, bail};
 use wasmi::{Caller, Engine, Extern, ExternType, Instance, Linker, Module, Store, Val};
@@ -33,9 +35,15 @@ const WASI_PROVIDED: [&str; 6] = [
     "proc_exit",
 ];
 
-/// What the initializer wrote to stdout and stderr: the core prints the
-/// script's error there before it traps.
-type Printed = Vec<u8>;
+/// What the initializer leaves in the store.
+#[derive(Default)]
+struct BuildTime {
+    /// What it wrote to stdout and stderr: the core prints the script's
+    /// error there before it traps.
+    printed: Vec<u8>,
+    /// How many random bytes it has drawn.
+    drawn: u64,
+}
 
 pub fn preinitialize(wasm: &[u8], script: &str) -> Result<Vec<u8>> {
     let mut wizer = Wizer::new();
@@ -44,12 +52,14 @@ pub fn preinitialize(wasm: &[u8], script: &str) -> Result<Vec<u8>> {
 
     let engine = Engine::default();
     let module = Module::new(&engine, &instrumented)?;
-    let mut store = Store::new(&engine, Printed::new());
+    let mut store = Store::new(&engine, BuildTime::default());
     let linker = build_time_imports(&engine, &module)?;
     let instance = linker.instantiate_and_start(&mut store, &module)?;
     let init = instance.get_typed_func::<(), ()>(&store, INIT_FUNC)?;
     if let Err(trap) = init.call(&mut store, ()) {
-        let printed = String::from_utf8_lossy(store.data()).trim().to_owned();
+        let printed = String::from_utf8_lossy(&store.data().printed)
+            .trim()
+            .to_owned();
         if printed.is_empty() {
             bail!("{script}: evaluating the script failed: {trap}");
         }
@@ -61,13 +71,13 @@ pub fn preinitialize(wasm: &[u8], script: &str) -> Result<Vec<u8>> {
 }
 
 /// Every import of `module`: WASI start-up needs, and a failure for the rest.
-fn build_time_imports(engine: &Engine, module: &Module) -> Result<Linker<Printed>> {
+fn build_time_imports(engine: &Engine, module: &Module) -> Result<Linker<BuildTime>> {
     let mut linker = Linker::new(engine);
     linker.func_wrap(WASI, "fd_write", fd_write)?;
     linker.func_wrap(
         WASI,
         "environ_sizes_get",
-        |mut caller: Caller<'_, Printed>, count: i32, size: i32| {
+        |mut caller: Caller<'_, BuildTime>, count: i32, size: i32| {
             write_u32(&mut caller, count, 0);
             write_u32(&mut caller, size, 0);
             ERRNO_SUCCESS
@@ -78,11 +88,8 @@ fn build_time_imports(engine: &Engine, module: &Module) -> Result<Linker<Printed
     linker.func_wrap(
         WASI,
         "clock_time_get",
-        |mut caller: Caller<'_, Printed>, _: i32, _: i64, time: i32| {
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64);
-            write_bytes(&mut caller, time, &now.to_le_bytes());
+        |mut caller: Caller<'_, BuildTime>, _: i32, _: i64, time: i32| {
+            write_bytes(&mut caller, time, &0u64.to_le_bytes());
             ERRNO_SUCCESS
         },
     )?;
@@ -123,7 +130,7 @@ fn build_time_imports(engine: &Engine, module: &Module) -> Result<Linker<Printed
 }
 
 fn fd_write(
-    mut caller: Caller<'_, Printed>,
+    mut caller: Caller<'_, BuildTime>,
     _fd: i32,
     iovs: i32,
     iovs_len: i32,
@@ -137,36 +144,46 @@ fn fd_write(
         let ptr = u32::from_le_bytes(data[at..at + 4].try_into().unwrap()) as usize;
         let len = u32::from_le_bytes(data[at + 4..at + 8].try_into().unwrap()) as usize;
         let bytes = data[ptr..ptr + len].to_vec();
-        caller.data_mut().extend_from_slice(&bytes);
+        caller.data_mut().printed.extend_from_slice(&bytes);
         total += len as u32;
     }
     write_u32(&mut caller, written, total);
     ERRNO_SUCCESS
 }
 
-/// Seeds only: a snapshot freezes whatever randomness the top level drew.
-fn random_get(mut caller: Caller<'_, Printed>, buf: i32, len: i32) -> i32 {
-    let state = RandomState::new();
-    let bytes: Vec<u8> = (0..len as u64)
-        .flat_map(|i| state.hash_one(i).to_le_bytes())
-        .take(len as usize)
+/// A fixed sequence: a snapshot freezes whatever the top level drew, so
+/// nothing drawn at build time is secret whatever its source. (At run time
+/// the SDK's `Math.random` draws from the host.)
+fn random_get(mut caller: Caller<'_, BuildTime>, buf: i32, len: i32) -> i32 {
+    let from = caller.data().drawn;
+    let bytes: Vec<u8> = (from..from + len as u32 as u64)
+        .map(|i| splitmix64(i / 8).to_le_bytes()[(i % 8) as usize])
         .collect();
+    caller.data_mut().drawn += bytes.len() as u64;
     write_bytes(&mut caller, buf, &bytes);
     ERRNO_SUCCESS
 }
 
-fn memory(caller: &Caller<'_, Printed>) -> wasmi::Memory {
+/// The `n`-th output of SplitMix64 seeded with 0.
+fn splitmix64(n: u64) -> u64 {
+    let mut z = (n + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn memory(caller: &Caller<'_, BuildTime>) -> wasmi::Memory {
     caller
         .get_export("memory")
         .and_then(Extern::into_memory)
         .expect("the core exports its memory")
 }
 
-fn write_u32(caller: &mut Caller<'_, Printed>, at: i32, value: u32) {
+fn write_u32(caller: &mut Caller<'_, BuildTime>, at: i32, value: u32) {
     write_bytes(caller, at, &value.to_le_bytes());
 }
 
-fn write_bytes(caller: &mut Caller<'_, Printed>, at: i32, bytes: &[u8]) {
+fn write_bytes(caller: &mut Caller<'_, BuildTime>, at: i32, bytes: &[u8]) {
     let memory = memory(caller);
     let at = at as u32 as usize;
     memory.data_mut(caller)[at..at + bytes.len()].copy_from_slice(bytes);
@@ -174,7 +191,7 @@ fn write_bytes(caller: &mut Caller<'_, Printed>, at: i32, bytes: &[u8]) {
 
 /// The instance after `wizer.initialize`, as Wizer reads it.
 struct Evaluated {
-    store: Store<Printed>,
+    store: Store<BuildTime>,
     instance: Instance,
 }
 

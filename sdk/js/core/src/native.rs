@@ -22,6 +22,7 @@ pub fn bindings<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
     native.set("kv", Function::new(ctx.clone(), kv)?)?;
     native.set("log", Function::new(ctx.clone(), log)?)?;
     native.set("nestsDeeper", Function::new(ctx.clone(), nests_deeper)?)?;
+    native.set("random", Function::new(ctx.clone(), random)?)?;
     Ok(native)
 }
 
@@ -186,6 +187,30 @@ fn bytes_of<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Result<Vec<u8>> {
         ));
     };
     bytes.ok_or_else(|| Exception::throw_type(ctx, "the buffer is detached"))
+}
+
+/// `Math.random()`: a double in [0, 1) from 53 bits of the host's random
+/// source, drawn at each call. QuickJS's own generator is seeded once per
+/// context, and a pre-initialised plugin's context is made at build time, so
+/// every instance of a build would draw the same numbers.
+fn random(ctx: Ctx<'_>) -> Result<f64> {
+    let mut bytes = [0u8; 8];
+    // SAFETY: the buffer is valid for writes of its length.
+    let errno = unsafe { wasi::random_get(bytes.as_mut_ptr(), bytes.len()) };
+    if errno != 0 {
+        return Err(Exception::throw_internal(
+            &ctx,
+            &format!("the host's random source failed (WASI errno {errno})"),
+        ));
+    }
+    Ok((u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64)
+}
+
+mod wasi {
+    #[link(wasm_import_module = "wasi_snapshot_preview1")]
+    unsafe extern "C" {
+        pub fn random_get(buf: *mut u8, len: usize) -> i32;
+    }
 }
 
 fn host_error(ctx: &Ctx<'_>, error: extism_pdk::Error) -> javy::quickjs::Error {

@@ -422,6 +422,10 @@
   function init(bindings) {
     native = bindings;
     Object.assign(globalThis, { Host, Config, Var, Http, Kv, Json, Shape, PluginError, console });
+    // Assigning keeps the property's attributes (writable, not enumerable).
+    Math.random = function random() {
+      return native.random();
+    };
     // CommonJS scripts assign to these.
     globalThis.module = { exports: {} };
     globalThis.exports = globalThis.module.exports;
