@@ -6,6 +6,11 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 guests_out := justfile_directory() / "target/guests"
 js_compiler := justfile_directory() / "sdk/js/compiler/target/release/polyplug-js"
 toolchain := `sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml`
+# The host's binaries, as `just build` makes them. Recipes run them from here
+# rather than through `cargo run -p <package>`, which settles features for that
+# one package and so compiles much of wasmtime's tree a second time (11
+# minutes of CPU after `just test`).
+host_bin := justfile_directory() / "target/debug"
 
 # List the recipes.
 default:
@@ -123,17 +128,17 @@ check-packages:
     cd sdk/go && test "$(go list -m)" = github.com/polyplug/polyplug/sdk/go
 
 # Build the guests, load examples/polyplug.toml and call every sample plugin in every language.
-demo: build-guests
+demo: build-guests build
     @echo "==> running the demo"
-    cargo run --locked --quiet -p polyplug-examples --bin demo
+    {{host_bin}}/demo
     @echo "==> the library from a current-thread and a multi-threaded runtime (examples/runtimes.rs)"
-    cargo run --locked --quiet -p polyplug-examples --bin runtimes
+    {{host_bin}}/runtimes
     @echo "==> a plugin changed while it serves (examples/reload.rs)"
-    cargo run --locked --quiet -p polyplug-examples --bin reload
+    {{host_bin}}/reload
 
 # Serve examples/polyplug.toml over HTTP on 127.0.0.1:8080 (Ctrl-C stops it gracefully).
-serve: build-guests
-    cargo run --locked --quiet -p polyplug-cli -- --config examples/polyplug.toml serve
+serve: build-guests build
+    {{host_bin}}/polyplug --config examples/polyplug.toml serve
 
 # Measure polyplug against raw Extism, native code and Node.js; prints one table (release build, a few minutes).
 # `just bench http` measures only the HTTP rows, `just bench reload` only live reload (Host::replace), `just bench state` only key-value and pipeline rows, `just bench redis` only Redis store increments.
@@ -149,7 +154,7 @@ bench *rows: build-guests build-bench-guest
 
 # Call one plugin function from examples/polyplug.toml, e.g. `just call reference_go greet '{"name":"Ada"}'`; not while `just serve` runs (its embedded store admits one process).
 call plugin function input: build
-    cargo run --locked --quiet -p polyplug-cli -- --config examples/polyplug.toml call {{plugin}} {{function}} '{{input}}'
+    {{host_bin}}/polyplug --config examples/polyplug.toml call {{plugin}} {{function}} '{{input}}'
 
 # Check formatting and lints (what CI enforces).
 lint:
