@@ -59,8 +59,17 @@ async fn calls_beyond_the_instance_limit_wait_then_fail_as_busy() {
         spinner.await.unwrap(),
         Err(CallError::Timeout { .. })
     ));
-    // The slot is free again, with a fresh instance.
-    assert_eq!(host.call_json("single", "quick", "{}").await.unwrap(), b"0");
+    // The slot is free again, with a fresh instance, once the slow lane
+    // (nice 19) has dropped the spinner's: at once on an idle CPU, later on
+    // one busy with other tests.
+    let started = std::time::Instant::now();
+    loop {
+        match host.call_json("single", "quick", "{}").await {
+            Ok(out) => break assert_eq!(out, b"0"),
+            Err(CallError::Busy { .. }) if started.elapsed() < Duration::from_secs(30) => {}
+            Err(err) => panic!("the freed slot must serve: {err:?}"),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

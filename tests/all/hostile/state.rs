@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use polyplug::{Host, HostConfig, KvGrant, StoreConfig};
 use serde_json::{Value, json};
@@ -30,6 +31,10 @@ async fn hostile_store_use_gets_its_codes_while_another_plugin_counts_exactly() 
     hostile.limits.max_kv_namespace_keys = 20;
     hostile.limits.max_kv_value = 1024;
     hostile.limits.instances = 2;
+    // `repeat` makes thousands of store calls, so it runs on the slow lane
+    // at nice 19, which a CPU busy with other tests can starve for seconds;
+    // this test is about codes and counts, not speed.
+    hostile.limits.timeout = Duration::from_secs(60);
     let mut good = RUST.plugin();
     good.kv = Some(KvGrant::own("default"));
     let mut config = HostConfig::new(BTreeMap::from([
