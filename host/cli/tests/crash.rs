@@ -35,16 +35,7 @@ struct Known {
 
 #[test]
 fn a_kill_during_uploads_and_activations_leaves_the_old_or_the_new_version_whole() {
-    let kills: usize = std::env::var("POLYPLUG_KILLS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(50);
-    let seed: u64 = std::env::var("POLYPLUG_CRASH_SEED")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| fastrand::u64(..));
-    eprintln!("POLYPLUG_CRASH_SEED={seed}");
-    let mut rng = fastrand::Rng::with_seed(seed);
+    let (kills, seed, mut rng) = support::crash_plan();
 
     let dir = tempfile::tempdir().unwrap();
     let first = module("\"first\"", Duration::ZERO, b"");

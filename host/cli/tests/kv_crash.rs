@@ -38,16 +38,7 @@ fn a_kill_during_writes_loses_no_acknowledged_increment() {
         "{} is missing: run `just build-guests`",
         module.display()
     );
-    let kills: usize = std::env::var("POLYPLUG_KILLS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(50);
-    let seed: u64 = std::env::var("POLYPLUG_CRASH_SEED")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| fastrand::u64(..));
-    eprintln!("POLYPLUG_CRASH_SEED={seed}");
-    let mut rng = fastrand::Rng::with_seed(seed);
+    let (kills, seed, mut rng) = support::crash_plan();
 
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("polyplug.toml");

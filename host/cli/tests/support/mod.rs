@@ -280,3 +280,20 @@ impl Connection {
         })
     }
 }
+
+/// How many kills a crash test makes (`POLYPLUG_KILLS`, default 50) and the
+/// generator that places them, seeded from `POLYPLUG_CRASH_SEED` or at random;
+/// the seed is printed, and returned for failure messages, so a failure can
+/// be replayed.
+pub fn crash_plan() -> (usize, u64, fastrand::Rng) {
+    let kills: usize = std::env::var("POLYPLUG_KILLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(50);
+    let seed: u64 = std::env::var("POLYPLUG_CRASH_SEED")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    eprintln!("POLYPLUG_CRASH_SEED={seed}");
+    (kills, seed, fastrand::Rng::with_seed(seed))
+}
