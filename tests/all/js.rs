@@ -348,21 +348,11 @@ async fn kv_lists_pages_swaps_increments_and_deletes() {
     }
     let page: Value =
         serde_json::from_str(&kv_call(&host, "list", r#"{"limit":2}"#).await.unwrap()).unwrap();
-    let keys: Vec<_> = page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["key"].clone())
-        .collect();
+    let keys = page_keys(&page);
     assert_eq!(keys, [json!("a"), json!("b")]);
     let next = json!({"limit": 2, "cursor": page["cursor"]}).to_string();
     let page: Value = serde_json::from_str(&kv_call(&host, "list", &next).await.unwrap()).unwrap();
-    let keys: Vec<_> = page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["key"].clone())
-        .collect();
+    let keys = page_keys(&page);
     assert_eq!(keys, [json!("c"), json!("other")]);
     let prefixed = kv_call(&host, "list", r#"{"prefix":"o"}"#).await.unwrap();
     assert!(
@@ -421,4 +411,10 @@ async fn kv_lists_pages_swaps_increments_and_deletes() {
         kv_call(&host, "remove", r#"{"key":"a"}"#).await.unwrap(),
         r#"{"deleted":false}"#
     );
+}
+
+/// The keys of a `list` page, in order.
+fn page_keys(page: &Value) -> Vec<Value> {
+    let items = page["items"].as_array().unwrap();
+    items.iter().map(|item| item["key"].clone()).collect()
 }
